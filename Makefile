@@ -1,0 +1,61 @@
+# task-tracker: every command a developer, operator or CI needs. `make help` lists them.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+RUN := $(UV) run --frozen
+SYSTEM_PACKAGES := nginx=nginx-light wrk=wrk
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON_PREFERENCE := only-system
+
+.PHONY: help install dev test lint typecheck pytest bench schemas up clean
+
+help: ## List the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+install: $(UV) ## Install what is missing: uv, Python dependencies, nginx, wrk
+	@scripts/ensure-system-packages.sh $(SYSTEM_PACKAGES)
+	$(UV) sync --locked --all-packages
+
+.env:
+	cp .env.example .env
+	@echo "created .env from .env.example"
+
+dev: install .env ## Run every service, the gateway and the mail catcher (Ctrl-C stops all)
+	$(RUN) python -m tracker_auth.prestart
+	$(RUN) --env-file .env python scripts/render_gateway.py .run/gateway
+	$(RUN) honcho start -f Procfile
+
+test: install ## Run every check and test, as CI does
+	$(MAKE) --no-print-directory lint typecheck pytest
+
+lint:
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck:
+	$(RUN) mypy
+
+pytest:
+	$(RUN) pytest
+
+bench: install ## Measure throughput and latency; prints figures
+	$(RUN) python -m bench
+
+schemas: install ## Export the events' JSON Schemas into docs/events
+	$(RUN) tracker-export-schemas docs/events
+
+up: ## Run the whole stack in Docker Compose
+	docker compose -f compose/compose.yaml --env-file .env up --build
+
+clean: ## Remove local state: tools, virtualenv, caches, runtime files
+	rm -rf $(TOOLS) .venv .run .mypy_cache .ruff_cache .pytest_cache test-artifacts

@@ -1,0 +1,32 @@
+"""Event and API models shared by every task-tracker service.
+
+This package is pure data: pydantic models, names and constants. It performs no I/O.
+"""
+
+from tracker_contracts.events import (
+    EVENT_MODELS,
+    Envelope,
+    EventData,
+    SessionRevoked,
+    UserRegistered,
+    event_data_model,
+    parse_envelope,
+)
+from tracker_contracts.routing import (
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+    EventType,
+)
+
+__all__ = [
+    "DEAD_LETTER_EXCHANGE",
+    "EVENTS_EXCHANGE",
+    "EVENT_MODELS",
+    "Envelope",
+    "EventData",
+    "EventType",
+    "SessionRevoked",
+    "UserRegistered",
+    "event_data_model",
+    "parse_envelope",
+]

@@ -1,0 +1,107 @@
+"""The event envelope and the payload of each event type.
+
+Every event travels as ``{"event_id", "event_type", "occurred_at", "data"}``. Each payload
+model carries a ``VERSION``; a change that breaks consumers gets a new version and a new
+model, never an edit in place.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    SerializeAsAny,
+    field_serializer,
+)
+
+from tracker_contracts.routing import EventType
+
+
+class EventData(BaseModel):
+    """Base of every event payload."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    EVENT_TYPE: ClassVar[EventType]
+    VERSION: ClassVar[int]
+
+
+class UserRegistered(EventData):
+    """A person created an account."""
+
+    EVENT_TYPE: ClassVar[EventType] = EventType.USER_REGISTERED
+    VERSION: ClassVar[int] = 1
+
+    user_id: uuid.UUID
+    email: EmailStr
+    timezone: str = Field(description="IANA timezone name, e.g. Europe/Berlin")
+
+
+class SessionRevoked(EventData):
+    """A session ended (logout or refresh-token reuse); its access tokens must be refused."""
+
+    EVENT_TYPE: ClassVar[EventType] = EventType.SESSION_REVOKED
+    VERSION: ClassVar[int] = 1
+
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+    expires_at: AwareDatetime = Field(
+        description="When the session's last access token expires; consumers may forget it then."
+    )
+
+
+EVENT_MODELS: dict[EventType, type[EventData]] = {
+    model.EVENT_TYPE: model for model in (UserRegistered, SessionRevoked)
+}
+
+DataT = TypeVar("DataT")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel, Generic[DataT]):
+    """The pinned wire format of every event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    event_type: EventType
+    occurred_at: AwareDatetime = Field(default_factory=_utc_now)
+    data: SerializeAsAny[DataT]
+
+    @field_serializer("occurred_at")
+    def _serialize_occurred_at(self, value: datetime) -> str:
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    @classmethod
+    def wrap(cls, data: EventData) -> "Envelope[EventData]":
+        """The envelope of a new event carrying ``data``."""
+        return Envelope[EventData](event_type=data.EVENT_TYPE, data=data)
+
+
+def event_data_model(event_type: str) -> type[EventData]:
+    """The payload model of ``event_type``; raises ``KeyError`` for unknown types."""
+    return EVENT_MODELS[EventType(event_type)]
+
+
+def parse_envelope(raw: bytes | str) -> Envelope[EventData]:
+    """Validate a received event, payload included, against its contract.
+
+    Raises ``pydantic.ValidationError`` for a malformed envelope or payload and
+    ``ValueError`` for an unknown event type.
+    """
+    envelope = Envelope[dict[str, Any]].model_validate_json(raw)
+    data = event_data_model(envelope.event_type).model_validate(envelope.data)
+    return Envelope[EventData](
+        event_id=envelope.event_id,
+        event_type=envelope.event_type,
+        occurred_at=envelope.occurred_at,
+        data=data,
+    )

@@ -1,0 +1,134 @@
+"""What every HTTP service puts in front of its routes: request ids, the cross-site check,
+the error handlers and the health endpoints."""
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tracker_runtime.errors import error_response, install_error_handlers
+from tracker_runtime.logging import request_id_var
+
+logger = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "x-request-id"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+class RequestIdMiddleware:
+    """Take the gateway's ``X-Request-ID`` (or make one), log with it, and echo it back."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
+        request_id = incoming if 0 < len(incoming) <= 128 else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class CrossSiteRequestGuard:
+    """Refuse state-changing requests that a browser sent from another site.
+
+    SameSite=Strict cookies already stay home; this is the second wall (and the only one
+    against login CSRF, which needs no cookie). A request is refused when the browser says
+    it is cross-site (``Sec-Fetch-Site``) or names an ``Origin`` that is neither the public
+    URL nor the host it was sent to. Requests carrying a Bearer token are exempt: a browser
+    never adds that header on its own, so they cannot be forged by another site.
+    """
+
+    def __init__(self, app: ASGIApp, trusted_origins: Iterable[str]) -> None:
+        self.app = app
+        self.trusted_origins = frozenset(origin_of(origin) for origin in trusted_origins)
+
+    def _is_cross_site(self, headers: Headers) -> bool:
+        fetch_site = headers.get("sec-fetch-site")
+        if fetch_site == "cross-site":
+            return True
+        origin = headers.get("origin")
+        if origin is None:
+            return fetch_site == "same-site"
+        if origin == "null":
+            return True
+        origin = origin.lower()
+        if origin in self.trusted_origins:
+            return False
+        host = headers.get("x-forwarded-host") or headers.get("host") or ""
+        return urlsplit(origin).netloc != host.lower()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+            headers = Headers(scope=scope)
+            bearer = headers.get("authorization", "").lower().startswith("bearer ")
+            if not bearer and self._is_cross_site(headers):
+                logger.warning("refused a cross-site %s %s", scope["method"], scope["path"])
+                response = error_response(403, "Cross-site requests are not allowed")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+ReadinessCheck = Callable[[], Awaitable[object]]
+
+
+def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
+    """``/healthz`` answers while the process lives; ``/readyz`` runs every check.
+
+    A check returns details to show (or ``None``) and raises when its dependency is down.
+    """
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Dependencies are reachable")
+    async def readyz() -> JSONResponse:
+        results: dict[str, object] = {}
+        ready = True
+        for name, check in checks.items():
+            try:
+                details = await check()
+            except Exception as error:  # any failure means "not ready", with its reason
+                ready = False
+                results[name] = {"status": "down", "error": type(error).__name__}
+            else:
+                results[name] = {"status": "up", **(details if isinstance(details, dict) else {})}
+        if ready:
+            return JSONResponse({"status": "ready", "checks": results})
+        return JSONResponse({"message": "Not ready", "checks": results}, status_code=503)
+
+    return router
+
+
+def prepare_app(app: FastAPI, *, trusted_origins: Iterable[str]) -> None:
+    """Install the shared middleware and error handlers on a service's app."""
+    install_error_handlers(app)
+    app.add_middleware(CrossSiteRequestGuard, trusted_origins=trusted_origins)
+    app.add_middleware(RequestIdMiddleware)

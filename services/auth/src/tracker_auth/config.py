@@ -1,0 +1,72 @@
+"""Settings of the auth service, from the environment (and ``.env`` in development)."""
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from tracker_runtime.settings import ServiceSettings
+from tracker_runtime.timezones import validate_timezone
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTH_")
+
+    database_url: str = "postgresql+asyncpg://postgres@localhost:5432/tracker_auth"
+    database_pool_size: int = 10
+
+    signing_key: SecretStr | None = Field(
+        default=None, description="PEM of the Ed25519 private key that signs access tokens."
+    )
+    signing_key_file: Path | None = Field(
+        default=None, description="File holding that PEM, when AUTH_SIGNING_KEY is not set."
+    )
+    development_keys_dir: Path = Field(
+        default=Path(".secrets"),
+        description="Where development generates its signing key once (git-ignored).",
+    )
+
+    issuer: str = "task-tracker-auth"
+    audience: str = "task-tracker"
+    access_token_ttl: timedelta = timedelta(minutes=15)
+    refresh_token_ttl: timedelta = timedelta(days=14)
+    session_max_age: timedelta = Field(
+        default=timedelta(days=30),
+        description="Absolute lifetime of a session (a refresh-token family).",
+    )
+
+    cookie_secure: bool = Field(
+        default=True, description="Mark cookies Secure; turn off only for plain-HTTP development."
+    )
+
+    login_failure_window: timedelta = timedelta(minutes=15)
+    login_max_failures_per_account: int = 10
+    login_max_failures_per_ip: int = 100
+
+    password_memory_cost_kib: int = 19_456
+    password_time_cost: int = 2
+    password_hashing_threads: Annotated[int, Field(ge=1)] = 2
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return validate_timezone(value)
+
+    @model_validator(mode="after")
+    def _refuse_development_shortcuts_in_production(self) -> Self:
+        if self.is_production:
+            if self.signing_key is None and self.signing_key_file is None:
+                raise ValueError("set AUTH_SIGNING_KEY or AUTH_SIGNING_KEY_FILE in production")
+            if not self.cookie_secure:
+                raise ValueError("AUTH_COOKIE_SECURE=false is for plain-HTTP development only")
+        if self.session_max_age < self.refresh_token_ttl:
+            raise ValueError("AUTH_SESSION_MAX_AGE must not be shorter than AUTH_REFRESH_TOKEN_TTL")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

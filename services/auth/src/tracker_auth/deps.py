@@ -1,0 +1,56 @@
+"""``Annotated`` shortcuts so routes declare what they need in one word."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from tracker_auth.context import AuthContext
+from tracker_auth.users import repository as users
+from tracker_auth.users.models import User
+from tracker_runtime.database import SessionDep
+from tracker_runtime.tokens import InvalidToken, token_from
+
+
+def get_context(request: Request) -> AuthContext:
+    context: AuthContext = request.app.state.context
+    return context
+
+
+ContextDep = Annotated[AuthContext, Depends(get_context)]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user: User
+    session_id: uuid.UUID
+
+
+async def optional_session_id(request: Request, ctx: ContextDep) -> uuid.UUID | None:
+    """The session of a valid access token, if the request carries one."""
+    token = token_from(request)
+    if token is None:
+        return None
+    try:
+        claims = await ctx.verifier.access_claims(token)
+    except InvalidToken:
+        return None
+    return claims.session_id
+
+
+async def current_principal(request: Request, db: SessionDep, ctx: ContextDep) -> Principal:
+    """The logged-in user: a valid access token whose session is still live."""
+    token = token_from(request)
+    if token is None:
+        raise InvalidToken()
+    claims = await ctx.verifier.access_claims(token)
+    user = await users.by_live_session(db, claims.session_id, datetime.now(UTC))
+    if user is None or user.id != claims.user_id:
+        raise InvalidToken("This session has ended; log in again")
+    return Principal(user=user, session_id=claims.session_id)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+OptionalSessionId = Annotated[uuid.UUID | None, Depends(optional_session_id)]

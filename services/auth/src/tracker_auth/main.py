@@ -1,0 +1,53 @@
+"""The auth service's application."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tracker_auth.config import Settings, get_settings
+from tracker_auth.context import AuthContext
+from tracker_auth.keys import load_signing_key
+from tracker_auth.passwords import PasswordHasher
+from tracker_auth.sessions.router import jwks_router
+from tracker_auth.sessions.router import router as sessions_router
+from tracker_auth.users.router import router as users_router
+from tracker_runtime.database import Database
+from tracker_runtime.logging import configure_logging
+from tracker_runtime.tokens import TokenVerifier
+from tracker_runtime.web import health_router, prepare_app
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    database = Database(settings.database_url, pool_size=settings.database_pool_size)
+    signing_key = load_signing_key(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.context = AuthContext(
+            settings=settings,
+            database=database,
+            signing_key=signing_key,
+            verifier=TokenVerifier(signing_key, issuer=settings.issuer, audience=settings.audience),
+            hasher=PasswordHasher(settings),
+        )
+        app.state.database = database
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    app = FastAPI(
+        title="task-tracker auth",
+        summary="Accounts, sessions and access tokens",
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    prepare_app(app, trusted_origins=[settings.public_url])
+    app.include_router(users_router)
+    app.include_router(sessions_router)
+    app.include_router(jwks_router)
+    app.include_router(health_router({"database": database.ping}))
+    return app

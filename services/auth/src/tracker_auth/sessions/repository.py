@@ -1,0 +1,90 @@
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tracker_auth.sessions.models import AuthSession, LoginThrottle, RefreshToken
+
+
+async def add_session(db: AsyncSession, *, user_id: uuid.UUID, expires_at: datetime) -> AuthSession:
+    session = AuthSession(id=uuid.uuid4(), user_id=user_id, expires_at=expires_at)
+    db.add(session)
+    await db.flush()
+    return session
+
+
+async def add_refresh_token(
+    db: AsyncSession, *, session_id: uuid.UUID, digest: bytes, expires_at: datetime
+) -> None:
+    db.add(RefreshToken(session_id=session_id, token_hash=digest, expires_at=expires_at))
+    await db.flush()
+
+
+async def refresh_token_for_update(
+    db: AsyncSession, digest: bytes
+) -> tuple[RefreshToken, AuthSession] | None:
+    """The token with this digest and its session, both locked until the transaction ends,
+    so that two concurrent presentations of one token are handled one after the other."""
+    statement = (
+        select(RefreshToken, AuthSession)
+        .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+        .where(RefreshToken.token_hash == digest)
+        .with_for_update()
+    )
+    row = (await db.execute(statement)).one_or_none()
+    return (row[0], row[1]) if row else None
+
+
+async def session_by_refresh_digest(db: AsyncSession, digest: bytes) -> AuthSession | None:
+    statement = (
+        select(AuthSession)
+        .join(RefreshToken, RefreshToken.session_id == AuthSession.id)
+        .where(RefreshToken.token_hash == digest)
+    )
+    return (await db.scalars(statement)).one_or_none()
+
+
+async def revoke_session(
+    db: AsyncSession, session_id: uuid.UUID, *, reason: str, now: datetime
+) -> AuthSession | None:
+    """Mark a live session revoked; ``None`` when it was revoked already (or is unknown)."""
+    statement = (
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+        .returning(AuthSession)
+    )
+    return (await db.scalars(statement)).one_or_none()
+
+
+async def failures_in_window(
+    db: AsyncSession, keys: list[str], *, window: timedelta, now: datetime
+) -> dict[str, LoginThrottle]:
+    statement = select(LoginThrottle).where(
+        LoginThrottle.key.in_(keys), LoginThrottle.window_started_at > now - window
+    )
+    return {row.key: row for row in await db.scalars(statement)}
+
+
+async def count_failure(
+    db: AsyncSession, keys: list[str], *, window: timedelta, now: datetime
+) -> None:
+    """Add one failure to each key, starting a new window where the old one has ended."""
+    statement = insert(LoginThrottle).values(
+        [{"key": key, "failures": 1, "window_started_at": now} for key in keys]
+    )
+    expired = LoginThrottle.window_started_at <= now - window
+    statement = statement.on_conflict_do_update(
+        index_elements=[LoginThrottle.key],
+        set_={
+            "failures": case((expired, 1), else_=LoginThrottle.failures + 1),
+            "window_started_at": case((expired, now), else_=LoginThrottle.window_started_at),
+        },
+    )
+    await db.execute(statement)
+
+
+async def forget_failures(db: AsyncSession, key: str) -> None:
+    await db.execute(delete(LoginThrottle).where(LoginThrottle.key == key))

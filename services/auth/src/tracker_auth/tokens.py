@@ -1,0 +1,53 @@
+"""Minting access tokens (signed JWTs) and refresh tokens (opaque random values)."""
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import jwt
+
+from tracker_auth.config import Settings
+from tracker_auth.keys import SigningKey
+from tracker_runtime.tokens import ACCESS_TOKEN_TYPE, ALGORITHM
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    session_id: uuid.UUID
+    access_token: str
+    access_expires_at: datetime
+    refresh_token: str
+    refresh_expires_at: datetime
+
+
+def new_refresh_token() -> tuple[str, bytes]:
+    """A refresh token and the digest under which it is stored."""
+    token = secrets.token_urlsafe(32)
+    return token, refresh_token_digest(token)
+
+
+def refresh_token_digest(token: str) -> bytes:
+    # The token has 256 random bits, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(token.encode()).digest()
+
+
+def access_token(
+    key: SigningKey, settings: Settings, *, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime
+) -> tuple[str, datetime]:
+    expires_at = now + settings.access_token_ttl
+    claims = {
+        "iss": settings.issuer,
+        "aud": settings.audience,
+        "sub": str(user_id),
+        "sid": str(session_id),
+        "jti": uuid.uuid4().hex,
+        "typ": ACCESS_TOKEN_TYPE,
+        "iat": int(now.timestamp()),
+        "exp": int(expires_at.timestamp()),
+    }
+    token = jwt.encode(
+        claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "at+jwt"}
+    )
+    return token, expires_at

@@ -1,0 +1,46 @@
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from tracker_auth.passwords import MAX_LENGTH, MIN_LENGTH, is_common
+from tracker_runtime.timezones import validate_timezone
+
+
+def _not_common(password: str) -> str:
+    if is_common(password):
+        raise ValueError("This password is too common; choose one that is harder to guess")
+    return password
+
+
+Email = Annotated[EmailStr, StringConstraints(max_length=254)]
+NewPassword = Annotated[
+    str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH), AfterValidator(_not_common)
+]
+Timezone = Annotated[str, Field(max_length=64), AfterValidator(validate_timezone)]
+
+
+class Registration(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    email: Email
+    password: NewPassword
+    timezone: Timezone | None = Field(
+        default=None, description="IANA timezone; the server default when omitted"
+    )
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    timezone: str
+    created_at: datetime
+
+
+class SignedIn(UserOut):
+    """The user, with the access token for clients that do not use cookies."""
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int = Field(description="Seconds until the access token expires")
