@@ -16,7 +16,9 @@ class Environment(StrEnum):
 class ServiceSettings(BaseSettings):
     """Settings every service shares. Subclasses add their own, usually with a prefix."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, validate_by_name=True
+    )
 
     environment: Annotated[Environment, Field(validation_alias="ENVIRONMENT")] = (
         Environment.DEVELOPMENT
