@@ -30,6 +30,7 @@ def make_settings(keys_dir: Path, **overrides: object) -> Settings:
         "database_url": TEST_DATABASE_URL,
         "development_keys_dir": keys_dir,
         "public_url": BASE_URL,
+        "rabbitmq_url": os.environ["RABBITMQ_URL"],
         "login_max_failures_per_account": 5,
         "login_max_failures_per_ip": 12,
         "login_failure_window": timedelta(minutes=15),

@@ -14,12 +14,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
+from tracker_runtime.database import libpq_dsn
+
 logger = logging.getLogger("tracker.migrations")
-
-
-def _asyncpg_dsn(url: str, database: str) -> str:
-    parsed = make_url(url).set(drivername="postgresql", database=database)
-    return parsed.render_as_string(hide_password=False)
 
 
 async def ensure_database(url: str, *, wait_seconds: float = 60.0) -> None:
@@ -30,7 +27,7 @@ async def ensure_database(url: str, *, wait_seconds: float = 60.0) -> None:
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            connection = await asyncpg.connect(_asyncpg_dsn(url, "postgres"), timeout=5)
+            connection = await asyncpg.connect(libpq_dsn(url, "postgres"), timeout=5)
             break
         except (OSError, asyncpg.PostgresError) as error:
             if time.monotonic() > deadline:

@@ -28,6 +28,25 @@ from tracker_contracts import Envelope, EventData
 from tracker_runtime.logging import request_id_var
 
 OUTBOX_TABLE = "outbox"
+NOTIFY_CHANNEL = "outbox"
+
+
+def notify_trigger_ddl(table: str = OUTBOX_TABLE) -> tuple[str, ...]:
+    """Statements that make every insert into the outbox wake the relay (NOTIFY is
+    delivered when the inserting transaction commits). For a service's migration."""
+    return (
+        f"""CREATE OR REPLACE FUNCTION {table}_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_notify('{NOTIFY_CHANNEL}', ''); RETURN NULL; END $$""",
+        f"""CREATE TRIGGER {table}_notify AFTER INSERT ON {table}
+        FOR EACH STATEMENT EXECUTE FUNCTION {table}_notify()""",
+    )
+
+
+def drop_notify_trigger_ddl(table: str = OUTBOX_TABLE) -> tuple[str, ...]:
+    return (
+        f"DROP TRIGGER IF EXISTS {table}_notify ON {table}",
+        f"DROP FUNCTION IF EXISTS {table}_notify()",
+    )
 
 
 def define_outbox_table(metadata: MetaData) -> Table:

@@ -27,6 +27,9 @@ class ServiceSettings(BaseSettings):
     log_json: Annotated[bool, Field(validation_alias="LOG_JSON")] = False
     public_url: Annotated[str, Field(validation_alias="PUBLIC_URL")] = "http://localhost:8080"
     default_timezone: Annotated[str, Field(validation_alias="DEFAULT_TIMEZONE")] = "UTC"
+    rabbitmq_url: Annotated[str, Field(validation_alias="RABBITMQ_URL")] = (
+        "amqp://guest:guest@localhost:5672/"
+    )
 
     @property
     def is_production(self) -> bool:

@@ -97,12 +97,20 @@ class CrossSiteRequestGuard:
 ReadinessCheck = Callable[[], Awaitable[object]]
 
 
-def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
+def health_router(
+    required: dict[str, ReadinessCheck], informational: dict[str, ReadinessCheck] | None = None
+) -> APIRouter:
     """``/healthz`` answers while the process lives; ``/readyz`` runs every check.
 
-    A check returns details to show (or ``None``) and raises when its dependency is down.
+    A check returns details to show (a dict, or ``None``) and raises when its dependency is
+    down. Only ``required`` checks make the service unready: a service that degrades
+    gracefully without a dependency (the broker, thanks to the outbox) stays in rotation
+    and reports that dependency's state for operators.
     """
     router = APIRouter(tags=["health"])
+    checks = {name: (check, True) for name, check in required.items()} | {
+        name: (check, False) for name, check in (informational or {}).items()
+    }
 
     @router.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -112,11 +120,11 @@ def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
     async def readyz() -> JSONResponse:
         results: dict[str, object] = {}
         ready = True
-        for name, check in checks.items():
+        for name, (check, is_required) in checks.items():
             try:
                 details = await check()
-            except Exception as error:  # any failure means "not ready", with its reason
-                ready = False
+            except Exception as error:  # any failure means "down", with its reason
+                ready = ready and not is_required
                 results[name] = {"status": "down", "error": type(error).__name__}
             else:
                 results[name] = {"status": "up", **(details if isinstance(details, dict) else {})}

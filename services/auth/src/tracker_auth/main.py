@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from tracker_auth.config import Settings, get_settings
 from tracker_auth.context import AuthContext
+from tracker_auth.db import outbox
 from tracker_auth.keys import load_signing_key
 from tracker_auth.passwords import PasswordHasher
 from tracker_auth.sessions.router import jwks_router
@@ -14,6 +15,8 @@ from tracker_auth.sessions.router import router as sessions_router
 from tracker_auth.users.router import router as users_router
 from tracker_runtime.database import Database
 from tracker_runtime.logging import configure_logging
+from tracker_runtime.messaging import new_broker
+from tracker_runtime.relay import OutboxRelay
 from tracker_runtime.tokens import TokenVerifier
 from tracker_runtime.web import health_router, prepare_app
 
@@ -23,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level, json_lines=settings.log_json)
     database = Database(settings.database_url, pool_size=settings.database_pool_size)
     signing_key = load_signing_key(settings)
+    relay = OutboxRelay(database=database, table=outbox, broker=new_broker(settings.rabbitmq_url))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,9 +38,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             hasher=PasswordHasher(settings),
         )
         app.state.database = database
+        app.state.relay = relay
+        await relay.start()
         try:
             yield
         finally:
+            await relay.stop()
             await database.dispose()
 
     app = FastAPI(
@@ -49,5 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users_router)
     app.include_router(sessions_router)
     app.include_router(jwks_router)
-    app.include_router(health_router({"database": database.ping}))
+    app.include_router(
+        health_router({"database": database.ping}, informational={"outbox": relay.readiness})
+    )
     return app

@@ -1,0 +1,111 @@
+"""The RabbitMQ topology, as data: every service declares all of it at start, idempotently,
+so that an event published before its consumer ever ran still finds the consumer's queue.
+
+- ``tracker.events`` (topic): every event, routing key = event type.
+- ``tracker.unrouted`` (fanout, the events exchange's alternate exchange) and its queue:
+  an event no queue is bound for is kept there instead of being dropped or bounced.
+- ``tracker.dead-letter`` (direct): where a consumer's queue sends messages it rejects or
+  that exceeded the delivery limit; routing key = the queue's name, one dead-letter queue
+  per consumer queue.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracker_contracts.routing import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, EventType
+
+UNROUTED_EXCHANGE = "tracker.unrouted"
+UNROUTED_QUEUE = "tracker.unrouted"
+DELIVERY_LIMIT = 5
+"""Deliveries of one message before the broker dead-letters it (a poison message that
+kills its consumer every time must not loop forever)."""
+
+
+@dataclass(frozen=True)
+class ConsumerQueue:
+    """A consuming service's durable queue on ``tracker.events``."""
+
+    name: str
+    routing_keys: tuple[str, ...]
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.name}.dead-letter"
+
+    @property
+    def queue_arguments(self) -> dict[str, Any]:
+        return {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": DELIVERY_LIMIT,
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": self.name,
+            **self.arguments,
+        }
+
+
+NOTIFIER_EVENTS = ConsumerQueue(
+    name="notifier.events",
+    routing_keys=(EventType.USER_REGISTERED.value,),
+)
+
+CONSUMER_QUEUES: tuple[ConsumerQueue, ...] = (NOTIFIER_EVENTS,)
+
+
+@dataclass(frozen=True)
+class ExchangeDeclaration:
+    name: str
+    type: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueueDeclaration:
+    name: str
+    arguments: dict[str, Any]
+    bindings: tuple[tuple[str, str], ...]
+    """(exchange, routing key) pairs."""
+
+
+EXCHANGES: tuple[ExchangeDeclaration, ...] = (
+    ExchangeDeclaration(UNROUTED_EXCHANGE, "fanout"),
+    ExchangeDeclaration(DEAD_LETTER_EXCHANGE, "direct"),
+    ExchangeDeclaration(EVENTS_EXCHANGE, "topic", {"alternate-exchange": UNROUTED_EXCHANGE}),
+)
+"""Every exchange, durable, in an order where each one's alternate exchange comes first."""
+
+QUEUES: tuple[QueueDeclaration, ...] = (
+    QueueDeclaration(UNROUTED_QUEUE, {"x-queue-type": "classic"}, ((UNROUTED_EXCHANGE, ""),)),
+    *(
+        declaration
+        for queue in CONSUMER_QUEUES
+        for declaration in (
+            QueueDeclaration(
+                queue.name,
+                queue.queue_arguments,
+                tuple((EVENTS_EXCHANGE, key) for key in queue.routing_keys),
+            ),
+            QueueDeclaration(
+                queue.dead_letter_queue,
+                {"x-queue-type": "classic"},
+                ((DEAD_LETTER_EXCHANGE, queue.name),),
+            ),
+        )
+    ),
+)
+"""Every durable queue with its bindings."""
+
+__all__ = [
+    "CONSUMER_QUEUES",
+    "DEAD_LETTER_EXCHANGE",
+    "DELIVERY_LIMIT",
+    "EVENTS_EXCHANGE",
+    "EXCHANGES",
+    "NOTIFIER_EVENTS",
+    "QUEUES",
+    "UNROUTED_EXCHANGE",
+    "UNROUTED_QUEUE",
+    "ConsumerQueue",
+    "ExchangeDeclaration",
+    "QueueDeclaration",
+]

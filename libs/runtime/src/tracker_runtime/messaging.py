@@ -1,0 +1,49 @@
+"""The RabbitMQ side of every service: a FastStream broker that publishes with confirms and
+returns, and the declaration of the shared topology (see ``tracker_contracts.topology``)."""
+
+from typing import Any, cast
+
+from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
+
+from tracker_contracts.topology import EXCHANGES, QUEUES, ExchangeDeclaration
+
+
+def new_broker(url: str) -> RabbitBroker:
+    """A broker whose publishes wait for the broker's confirm and raise when a mandatory
+    message is returned, so that "published" always means "stored by RabbitMQ"."""
+    return RabbitBroker(
+        url,
+        default_channel=Channel(publisher_confirms=True, on_return_raises=True),
+        fail_fast=True,
+        reconnect_interval=2.0,
+        log_level=10,
+    )
+
+
+def rabbit_exchange(declaration: ExchangeDeclaration) -> RabbitExchange:
+    return RabbitExchange(
+        declaration.name,
+        type=ExchangeType(declaration.type),
+        durable=True,
+        arguments=declaration.arguments or None,
+    )
+
+
+EXCHANGES_BY_NAME = {declaration.name: rabbit_exchange(declaration) for declaration in EXCHANGES}
+
+
+async def declare_topology(broker: RabbitBroker) -> None:
+    """Declare every exchange, queue and binding; idempotent, safe from every replica."""
+    exchanges = {
+        name: await broker.declare_exchange(exchange)
+        for name, exchange in EXCHANGES_BY_NAME.items()
+    }
+    for declaration in QUEUES:
+        queue = await broker.declare_queue(
+            # The arguments carry x-queue-type themselves; FastStream types them per kind.
+            RabbitQueue(
+                declaration.name, durable=True, arguments=cast("Any", declaration.arguments)
+            )
+        )
+        for exchange, routing_key in declaration.bindings:
+            await queue.bind(exchanges[exchange], routing_key=routing_key)
