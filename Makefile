@@ -13,7 +13,7 @@ SYSTEM_PACKAGES := nginx=nginx-light wrk=wrk
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
 
-.PHONY: help install dev test lint typecheck pytest bench schemas up clean
+.PHONY: help install dev test lint typecheck pytest bench schemas clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,9 +53,6 @@ bench: install ## Measure throughput and latency; prints figures
 
 schemas: install ## Export the events' JSON Schemas into docs/events
 	$(RUN) tracker-export-schemas docs/events
-
-up: ## Run the whole stack in Docker Compose
-	docker compose -f compose/compose.yaml --env-file .env up --build
 
 clean: ## Remove local state: tools, virtualenv, caches, runtime files
 	rm -rf $(TOOLS) .venv .run .mypy_cache .ruff_cache .pytest_cache test-artifacts
