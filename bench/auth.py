@@ -1,0 +1,228 @@
+"""The auth service: how many logins per second, and whether /healthz stays fast meanwhile.
+
+Logging in verifies an argon2id hash, which costs tens of milliseconds of CPU. The service
+runs it in a bounded thread pool; the project's goal is that /healthz p99 stays under
+20 ms while logins saturate the service, which shows hashing never blocks the event loop.
+
+Steps: migrate and empty the ``tracker_auth_bench`` database, start the service, register a
+pool of users, measure /healthz alone (the baseline), then logins with wrk while a second
+wrk measures /healthz.
+"""
+
+import asyncio
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench.database import truncate
+from bench.progress import say
+from bench.report import Measurement, ScenarioReport
+from bench.services import ServiceError, run_python_module, uvicorn_service
+from bench.wrk import WrkLoad, WrkResult, WrkRun, run_wrk
+from tracker_auth.config import Settings
+
+NAME = "auth"
+DATABASE_URL = os.environ.get(
+    "BENCH_AUTH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_auth_bench"
+)
+TABLES = ("users", "sessions", "refresh_tokens", "login_throttles", "outbox")
+LOGIN_SCRIPT = Path(__file__).with_name("login.lua")
+
+POOL_SIZE = 50
+EMAIL_TEMPLATE = "bench-user-%d@example.com"
+PASSWORD = "bench-password-123"
+REGISTRATION_CONCURRENCY = 4
+
+BASELINE_SECONDS = 10
+LOAD_SECONDS = 15
+HEALTHZ_P99_GOAL_MS = 20.0
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds a process has used, read from /proc (Linux); ``None`` elsewhere."""
+
+    at: float
+    cpu_s: float
+
+    @classmethod
+    def take(cls, pid: int) -> "CpuSample | None":
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        ticks = os.sysconf("SC_CLK_TCK")
+        # utime and stime are fields 14 and 15 of stat(5); after the ")" they are 12 and 13.
+        return cls(at=time.monotonic(), cpu_s=(int(fields[11]) + int(fields[12])) / ticks)
+
+    def cores_since(self, earlier: "CpuSample | None") -> float | None:
+        if earlier is None or self.at <= earlier.at:
+            return None
+        return (self.cpu_s - earlier.cpu_s) / (self.at - earlier.at)
+
+
+def _email(index: int) -> str:
+    return EMAIL_TEMPLATE % index
+
+
+async def _register_pool(base_url: str) -> None:
+    limit = asyncio.Semaphore(REGISTRATION_CONCURRENCY)
+
+    async def register(client: httpx.AsyncClient, index: int) -> None:
+        async with limit:
+            response = await client.post(
+                "/api/user", json={"email": _email(index), "password": PASSWORD}
+            )
+        if response.status_code != 200:
+            raise ServiceError(
+                f"registering {_email(index)} answered {response.status_code}: {response.text}"
+            )
+
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        await asyncio.gather(*(register(client, index) for index in range(POOL_SIZE)))
+        check = await client.post("/api/session", json={"email": _email(0), "password": PASSWORD})
+        if check.status_code != 200:
+            raise ServiceError(f"a pool user cannot log in ({check.status_code}): {check.text}")
+
+
+def _effective_settings(environment: dict[str, str]) -> dict[str, object]:
+    """The hashing settings the service runs with (the environment and .env, as it reads
+    them), for the record."""
+    settings = Settings.model_validate(
+        {
+            "database_url": environment["AUTH_DATABASE_URL"],
+            "cookie_secure": False,
+            "environment": environment["ENVIRONMENT"],
+        }
+    )
+    return {
+        "password_hashing_threads": settings.password_hashing_threads,
+        "password_memory_cost_kib": settings.password_memory_cost_kib,
+        "password_time_cost": settings.password_time_cost,
+        "database_pool_size": settings.database_pool_size,
+    }
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def _report(
+    settings: dict[str, object],
+    baseline: Measurement,
+    logins: Measurement,
+    health: Measurement,
+    service_cores: float | None,
+) -> ScenarioReport:
+    login = logins.result
+    succeeded = login.requests - login.non_2xx_3xx
+    logins_per_s = succeeded / login.elapsed_s if login.elapsed_s else 0.0
+    baseline_p99 = baseline.result.percentile("99")
+    loaded_p99 = health.result.percentile("99")
+    ratio = _ratio(loaded_p99, baseline_p99)
+    goal_met = loaded_p99 is not None and loaded_p99 < HEALTHZ_P99_GOAL_MS
+    figures: dict[str, object] = {
+        "logins_per_s": round(logins_per_s, 2),
+        "logins_succeeded": succeeded,
+        "logins_non_2xx": login.non_2xx_3xx,
+        "login_socket_errors": login.errors,
+        "healthz_baseline_p99_ms": baseline_p99,
+        "healthz_under_load_p50_ms": health.result.percentile("50"),
+        "healthz_under_load_p99_ms": loaded_p99,
+        "healthz_under_load_rps": health.result.requests_per_s,
+        "healthz_p99_ratio_to_baseline": round(ratio, 2) if ratio is not None else None,
+        "service_cpu_cores_under_load": (
+            round(service_cores, 2) if service_cores is not None else None
+        ),
+        "goal": {"healthz_p99_under_load_below_ms": HEALTHZ_P99_GOAL_MS, "met": goal_met},
+    }
+    ratio_text = f"x{ratio:.1f}" if ratio is not None else "x?"
+    cores_text = (
+        f"; the service used {service_cores:.2f} CPU cores of {os.cpu_count()}"
+        if service_cores is not None
+        else ""
+    )
+    notes = [
+        f"logins: {succeeded} succeeded, {login.non_2xx_3xx} non-2xx, {login.errors} socket "
+        f"errors in {login.elapsed_s:.1f} s = {logins_per_s:.1f} logins/s{cores_text}",
+        f"/healthz p99 under login load: {_fmt(loaded_p99)} ms vs {_fmt(baseline_p99)} ms "
+        f"alone ({ratio_text}); p50 {_fmt(health.result.percentile('50'))} ms, "
+        f"{health.result.requests_per_s:.0f} req/s",
+        f"goal (/healthz p99 < {HEALTHZ_P99_GOAL_MS:.0f} ms while logins saturate): "
+        + ("goal met" if goal_met else "goal missed"),
+    ]
+    return ScenarioReport(
+        name=NAME,
+        title="logins per second, and /healthz latency while they saturate the service",
+        measurements=[baseline, logins, health],
+        figures=figures,
+        settings=settings,
+        notes=notes,
+    )
+
+
+def _fmt(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}"
+
+
+def _measure_under_load(
+    login_load: WrkLoad, health_load: WrkLoad, pid: int
+) -> tuple[WrkResult, WrkResult, float | None]:
+    with WrkRun(login_load) as logins, WrkRun(health_load) as health:
+        before = CpuSample.take(pid)
+        logins.wait("logins + /healthz")
+        after = CpuSample.take(pid)
+        return logins.result(), health.result(), after.cores_since(before) if after else None
+
+
+def run() -> ScenarioReport:
+    with tempfile.TemporaryDirectory(prefix="bench-auth-") as keys_dir:
+        environment = {
+            "AUTH_DATABASE_URL": DATABASE_URL,
+            "AUTH_COOKIE_SECURE": "false",
+            "AUTH_DEVELOPMENT_KEYS_DIR": keys_dir,
+            "LOG_LEVEL": "WARNING",
+            "ENVIRONMENT": "development",
+        }
+        settings = _effective_settings(environment)
+        say(f"auth: migrating the bench database ({DATABASE_URL.rsplit('/', 1)[-1]})")
+        run_python_module("tracker_auth.prestart", environment)
+        truncate(DATABASE_URL, TABLES)
+
+        with uvicorn_service(NAME, "tracker_auth.main:create_app", environment) as service:
+            say(f"auth: registering {POOL_SIZE} users")
+            started = time.monotonic()
+            asyncio.run(_register_pool(service.base_url))
+            say(f"auth: registered {POOL_SIZE} users in {time.monotonic() - started:.1f} s")
+
+            healthz = service.url("/healthz")
+            baseline_load = WrkLoad(healthz, connections=8, duration_s=BASELINE_SECONDS)
+            say(f"auth: baseline, GET /healthz alone for {BASELINE_SECONDS} s")
+            baseline = run_wrk(baseline_load, "baseline")
+
+            login_load = WrkLoad(
+                service.url("/api/session"),
+                connections=16,
+                duration_s=LOAD_SECONDS,
+                script=LOGIN_SCRIPT,
+                script_args=(EMAIL_TEMPLATE, str(POOL_SIZE), PASSWORD),
+            )
+            health_load = WrkLoad(healthz, connections=4, duration_s=LOAD_SECONDS)
+            say(f"auth: logins with GET /healthz alongside for {LOAD_SECONDS} s")
+            login_result, health_result, cores = _measure_under_load(
+                login_load, health_load, service.pid
+            )
+
+    return _report(
+        settings,
+        Measurement("healthz_baseline", "GET /healthz alone", baseline_load, baseline),
+        Measurement("logins", "POST /api/session (login)", login_load, login_result),
+        Measurement("healthz_under_load", "GET /healthz during logins", health_load, health_result),
+        cores,
+    )

@@ -1,0 +1,140 @@
+"""Start a service under uvicorn on a free port, wait until it answers, always stop it."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench.progress import say
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+class ServiceError(RuntimeError):
+    """The service did not start, or a preparation step failed."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+def run_python_module(module: str, environment: Mapping[str, str]) -> None:
+    """``python -m MODULE`` with the benchmark's interpreter, e.g. a service's prestart."""
+    completed = subprocess.run(
+        [sys.executable, "-m", module],
+        env={**os.environ, **environment},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise ServiceError(
+            f"python -m {module} failed ({completed.returncode}):\n"
+            f"{completed.stdout}{completed.stderr}"
+        )
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    base_url: str
+    pid: int
+    log: Path
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+def _wait_until_healthy(
+    process: subprocess.Popen[bytes], url: str, log: Path, timeout_s: float
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServiceError(f"the service exited ({process.returncode}):\n{tail(log)}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise ServiceError(f"{url} did not answer within {timeout_s:.0f} s:\n{tail(log)}")
+
+
+def _stop(process: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def uvicorn_service(
+    name: str,
+    app_factory: str,
+    environment: Mapping[str, str],
+    *,
+    health_path: str = "/healthz",
+    startup_timeout_s: float = 60.0,
+) -> Iterator[Service]:
+    """Run ``uvicorn --factory APP_FACTORY`` (one process, no access log) on a free port.
+
+    The process runs in its own session, so Ctrl-C reaches only the benchmark, which then
+    stops it here: terminate, and kill when it does not exit in time. Its output goes to
+    ``bench/results/<name>-service.log``.
+    """
+    port = free_port()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log = RESULTS / f"{name}-service.log"
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        app_factory,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            env={**os.environ, **environment},
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        say(f"{name}: started uvicorn (pid {process.pid}) on port {port}; waiting for health")
+        _wait_until_healthy(process, base_url + health_path, log, startup_timeout_s)
+        yield Service(name=name, base_url=base_url, pid=process.pid, log=log)
+    finally:
+        _stop(process)
+        say(f"{name}: stopped uvicorn (pid {process.pid})")
