@@ -10,7 +10,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from bench import auth
+from bench import auth, relay
 from bench.progress import say
 from bench.report import ScenarioReport, render
 
@@ -18,6 +18,7 @@ Scenario = Callable[[], ScenarioReport]
 
 SCENARIOS: dict[str, Scenario] = {
     auth.NAME: auth.run,
+    relay.NAME: relay.run,
 }
 
 

@@ -4,16 +4,12 @@ import asyncio
 from collections.abc import Sequence
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
-
-def asyncpg_dsn(url: str) -> str:
-    """A SQLAlchemy URL (``postgresql+asyncpg://...``) as a DSN that asyncpg accepts."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+from tracker_runtime.database import libpq_dsn
 
 
 async def _truncate(url: str, tables: Sequence[str]) -> None:
-    connection = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+    connection = await asyncpg.connect(libpq_dsn(url), timeout=10)
     try:
         quoted = ", ".join('"' + table.replace('"', '""') + '"' for table in tables)
         await connection.execute(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")

@@ -103,7 +103,8 @@ def render(report: ScenarioReport) -> str:
     parts = [f"== {report.name}: {report.title}"]
     if settings:
         parts.append(f"settings: {settings}")
-    parts += ["", table(report.measurements)]
+    if report.measurements:
+        parts += ["", table(report.measurements)]
     if report.notes:
         parts += ["", *report.notes]
     return "\n".join(parts)
