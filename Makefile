@@ -51,8 +51,9 @@ pytest:
 bench: install ## Measure throughput and latency; prints figures
 	$(RUN) python -m bench
 
-schemas: install ## Export the events' JSON Schemas into docs/events
+schemas: install ## Export the events' JSON Schemas and AsyncAPI description into docs/events
 	$(RUN) tracker-export-schemas docs/events
+	$(RUN) python -m tracker_runtime.asyncapi docs/events/asyncapi.json
 
 clean: ## Remove local state: tools, virtualenv, caches, runtime files
 	rm -rf $(TOOLS) .venv .run .mypy_cache .ruff_cache .pytest_cache test-artifacts
