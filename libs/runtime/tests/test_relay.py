@@ -4,7 +4,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import aio_pika
 import pytest
@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 
 from tests.support.rabbitmq import observe_events
 from tests.support.tcp_proxy import TcpProxy
-from tracker_contracts import SessionRevoked, UserRegistered, parse_envelope
+from tracker_contracts import TaskCompleted, UserRegistered, parse_envelope
 from tracker_contracts.topology import UNROUTED_QUEUE
 from tracker_runtime.database import Database, new_metadata
 from tracker_runtime.messaging import new_broker
@@ -158,17 +158,18 @@ async def test_events_wait_while_the_broker_is_down_and_leave_once_it_is_back(
 
 
 async def test_an_event_without_a_consumer_is_kept_not_lost(database: Database) -> None:
-    """An event type no queue is bound for goes to the alternate exchange's queue instead of
-    being dropped or returned (and retried forever)."""
+    """An event type no queue is bound for (task.completed, so far) goes to the alternate
+    exchange's queue instead of being dropped or returned (and retried forever)."""
     relay = relay_for(database)
     async with database.sessions.begin() as session:
         envelope = await add_event(
             session,
             outbox,
-            SessionRevoked(
-                session_id=uuid.uuid4(),
+            TaskCompleted(
+                task_id=uuid.uuid4(),
                 user_id=uuid.uuid4(),
-                expires_at=datetime.now(UTC) + timedelta(minutes=15),
+                title="Water the plants",
+                completed_at=datetime.now(UTC),
             ),
         )
     await relay.start()

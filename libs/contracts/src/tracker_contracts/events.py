@@ -55,8 +55,20 @@ class SessionRevoked(EventData):
     )
 
 
+class TaskCompleted(EventData):
+    """A person marked one of their tasks done."""
+
+    EVENT_TYPE: ClassVar[EventType] = EventType.TASK_COMPLETED
+    VERSION: ClassVar[int] = 1
+
+    task_id: uuid.UUID
+    user_id: uuid.UUID
+    title: str = Field(max_length=200)
+    completed_at: AwareDatetime
+
+
 EVENT_MODELS: dict[EventType, type[EventData]] = {
-    model.EVENT_TYPE: model for model in (UserRegistered, SessionRevoked)
+    model.EVENT_TYPE: model for model in (UserRegistered, SessionRevoked, TaskCompleted)
 }
 
 DataT = TypeVar("DataT")

@@ -14,3 +14,4 @@ class EventType(StrEnum):
 
     USER_REGISTERED = "user.registered"
     SESSION_REVOKED = "session.revoked"
+    TASK_COMPLETED = "task.completed"

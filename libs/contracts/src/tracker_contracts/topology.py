@@ -49,7 +49,12 @@ NOTIFIER_EVENTS = ConsumerQueue(
     routing_keys=(EventType.USER_REGISTERED.value,),
 )
 
-CONSUMER_QUEUES: tuple[ConsumerQueue, ...] = (NOTIFIER_EVENTS,)
+TASKS_SESSION_EVENTS = ConsumerQueue(
+    name="tasks.sessions",
+    routing_keys=(EventType.SESSION_REVOKED.value,),
+)
+
+CONSUMER_QUEUES: tuple[ConsumerQueue, ...] = (NOTIFIER_EVENTS, TASKS_SESSION_EVENTS)
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ __all__ = [
     "EXCHANGES",
     "NOTIFIER_EVENTS",
     "QUEUES",
+    "TASKS_SESSION_EVENTS",
     "UNROUTED_EXCHANGE",
     "UNROUTED_QUEUE",
     "ConsumerQueue",

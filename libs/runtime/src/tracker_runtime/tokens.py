@@ -18,6 +18,7 @@ from tracker_runtime.errors import APIError
 
 ALGORITHM = "EdDSA"
 ACCESS_TOKEN_TYPE = "access"
+SERVICE_TOKEN_TYPE = "service"
 ACCESS_COOKIE = "tt_access"
 REFRESH_COOKIE = "tt_refresh"
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "jti", "typ", "iat", "exp")
@@ -89,6 +90,14 @@ class TokenVerifier:
         if claims.get("typ") != token_type:
             raise InvalidToken("Wrong token type")
         return claims
+
+    async def service_subject(self, token: str, *, scope: str) -> str:
+        """The service a service token was issued to, if it carries ``scope``. No user
+        token can pass: the type is pinned, and only service tokens carry scopes."""
+        claims = await self.claims(token, token_type=SERVICE_TOKEN_TYPE)
+        if scope not in str(claims.get("scope", "")).split():
+            raise APIError(403, f"This token lacks the scope {scope!r}")
+        return str(claims["sub"])
 
     async def access_claims(self, token: str) -> AccessClaims:
         claims = await self.claims(token, token_type=ACCESS_TOKEN_TYPE)

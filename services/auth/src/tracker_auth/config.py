@@ -5,11 +5,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from tracker_runtime.settings import ServiceSettings
 from tracker_runtime.timezones import validate_timezone
+
+
+class ServiceClient(BaseModel):
+    """A service allowed to obtain service tokens (OAuth 2 client credentials)."""
+
+    secret: SecretStr
+    scopes: list[str]
+
+
+DEVELOPMENT_SECRET_PREFIX = "dev-"
 
 
 class Settings(ServiceSettings):
@@ -38,6 +48,12 @@ class Settings(ServiceSettings):
         description="Absolute lifetime of a session (a refresh-token family).",
     )
 
+    service_clients: dict[str, ServiceClient] = Field(
+        default_factory=dict,
+        description='JSON: {"client id": {"secret": "...", "scopes": ["tasks:summaries"]}}',
+    )
+    service_token_ttl: timedelta = timedelta(minutes=5)
+
     cookie_secure: bool = Field(
         default=True, description="Mark cookies Secure; turn off only for plain-HTTP development."
     )
@@ -62,6 +78,13 @@ class Settings(ServiceSettings):
                 raise ValueError("set AUTH_SIGNING_KEY or AUTH_SIGNING_KEY_FILE in production")
             if not self.cookie_secure:
                 raise ValueError("AUTH_COOKIE_SECURE=false is for plain-HTTP development only")
+            for client_id, client in self.service_clients.items():
+                secret = client.secret.get_secret_value()
+                if secret.startswith(DEVELOPMENT_SECRET_PREFIX) or len(secret) < 32:
+                    raise ValueError(
+                        f"AUTH_SERVICE_CLIENTS: {client_id!r} needs a random secret of at least "
+                        "32 characters in production"
+                    )
         if self.session_max_age < self.refresh_token_ttl:
             raise ValueError("AUTH_SESSION_MAX_AGE must not be shorter than AUTH_REFRESH_TOKEN_TTL")
         return self

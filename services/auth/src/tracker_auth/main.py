@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from tracker_auth.clients.router import router as clients_router
 from tracker_auth.config import Settings, get_settings
 from tracker_auth.context import AuthContext
 from tracker_auth.db import outbox
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users_router)
     app.include_router(sessions_router)
     app.include_router(jwks_router)
+    app.include_router(clients_router)
     app.include_router(
         health_router({"database": database.ping}, informational={"outbox": relay.readiness})
     )

@@ -10,7 +10,7 @@ import jwt
 
 from tracker_auth.config import Settings
 from tracker_auth.keys import SigningKey
-from tracker_runtime.tokens import ACCESS_TOKEN_TYPE, ALGORITHM
+from tracker_runtime.tokens import ACCESS_TOKEN_TYPE, ALGORITHM, SERVICE_TOKEN_TYPE
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,4 +50,24 @@ def access_token(
     token = jwt.encode(
         claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "at+jwt"}
     )
+    return token, expires_at
+
+
+def service_token(
+    key: SigningKey, settings: Settings, *, client_id: str, scopes: list[str], now: datetime
+) -> tuple[str, datetime]:
+    """A token for another service (client credentials): ``typ`` "service" with scopes and
+    no session, so that no user token can stand in for it, nor it for a user token."""
+    expires_at = now + settings.service_token_ttl
+    claims = {
+        "iss": settings.issuer,
+        "aud": settings.audience,
+        "sub": client_id,
+        "jti": uuid.uuid4().hex,
+        "typ": SERVICE_TOKEN_TYPE,
+        "scope": " ".join(scopes),
+        "iat": int(now.timestamp()),
+        "exp": int(expires_at.timestamp()),
+    }
+    token = jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
     return token, expires_at
