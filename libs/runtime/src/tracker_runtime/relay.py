@@ -181,14 +181,12 @@ class OutboxRelay:
             results = await asyncio.gather(
                 *(self._publish(row) for row in rows), return_exceptions=True
             )
-            confirmed = [
-                row.id for row, result in zip(rows, results, strict=True) if result is None
-            ]
-            failed = [
-                (row.id, result)
-                for row, result in zip(rows, results, strict=True)
-                if isinstance(result, BaseException)
-            ]
+            for result in results:
+                if isinstance(result, BaseException) and not isinstance(result, Exception):
+                    raise result  # cancellation: roll back, the rows stay pending
+            outcomes = list(zip(rows, results, strict=True))
+            confirmed = [row.id for row, result in outcomes if result is None]
+            failed = [(row.id, result) for row, result in outcomes if result is not None]
             if confirmed:
                 await session.execute(
                     update(table)
@@ -202,10 +200,8 @@ class OutboxRelay:
                     .values(attempts=table.c.attempts + 1, last_error=repr(failure)[:1000])
                 )
         self.published_total += len(confirmed)
-        first_error = next((f for _, f in failed), None)
-        if isinstance(first_error, Exception) or first_error is None:
-            return len(confirmed), first_error
-        raise first_error  # a BaseException such as cancellation
+        first_error = failed[0][1] if failed else None
+        return len(confirmed), first_error if isinstance(first_error, Exception) else None
 
     async def _publish(self, row: Row[Any, Any, Any, Any, Any]) -> None:
         headers = {"event_type": row.event_type, **(row.headers or {})}
