@@ -15,6 +15,7 @@ FRONTEND = ROOT / "services" / "frontend"
 DEFAULTS = {
     "GATEWAY_PORT": "8080",
     "AUTH_UPSTREAM": "127.0.0.1:8001",
+    "TASKS_UPSTREAM": "127.0.0.1:8002",
     "STATIC_ROOT": str(FRONTEND / "static"),
 }
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
