@@ -5,7 +5,7 @@ import uuid
 import httpx
 import pytest
 
-from .conftest import Stack
+from tests.conftest import Stack
 
 PASSWORD = "correct horse battery"
 

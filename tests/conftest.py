@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 E2E_DATABASE = "postgresql+asyncpg://postgres@localhost:5432/tracker_auth_e2e"
 
 
