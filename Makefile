@@ -32,6 +32,8 @@ install: $(UV) ## Install what is missing: uv, Python dependencies, nginx, wrk
 
 dev: install .env ## Run every service, the gateway and the mail catcher (Ctrl-C stops all)
 	$(RUN) python -m tracker_auth.prestart
+	$(RUN) python -m tracker_tasks.prestart
+	$(RUN) python -m tracker_notifier.prestart
 	$(RUN) --env-file .env python scripts/render_gateway.py .run/gateway
 	$(RUN) honcho start -f Procfile
 

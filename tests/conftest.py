@@ -9,13 +9,22 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.rabbitmq import purge_queues
+from tracker_contracts.tasks import NOTIFIER_TASK_QUEUE
+from tracker_contracts.topology import NOTIFIER_EVENTS, TASKS_SESSION_EVENTS
+
 ROOT = Path(__file__).resolve().parents[1]
-E2E_DATABASE = "postgresql+asyncpg://postgres@localhost:5432/tracker_auth_e2e"
+AUTH_DATABASE = "postgresql+asyncpg://postgres@localhost:5432/tracker_auth_e2e"
+TASKS_DATABASE = "postgresql+asyncpg://postgres@localhost:5432/tracker_tasks_e2e"
+NOTIFIER_DATABASE = "postgresql+psycopg://postgres@localhost:5432/tracker_notifier_e2e"
 
 
 def free_port() -> int:
@@ -30,6 +39,16 @@ class Stack:
     gateway: str
     environment: dict[str, str]
     log: Path
+    mail: Path
+    """Where the stack's mail catcher stores each message it receives."""
+
+    def mails_to(self, address: str) -> list[EmailMessage]:
+        messages = []
+        for path in sorted(self.mail.glob("*.eml")):
+            message = BytesParser(policy=default).parsebytes(path.read_bytes())
+            if address in str(message["To"]):
+                messages.append(message)
+        return messages
 
 
 def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -49,7 +68,7 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> N
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     run_dir = tmp_path_factory.mktemp("stack")
-    gateway_port, auth_port = free_port(), free_port()
+    gateway_port, auth_port, tasks_port, smtp_port = (free_port() for _ in range(4))
     environment = {
         "ENVIRONMENT": "development",
         "LOG_LEVEL": "INFO",
@@ -58,16 +77,31 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "PUBLIC_URL": f"http://localhost:{gateway_port}",
         "AUTH_PORT": str(auth_port),
         "AUTH_UPSTREAM": f"127.0.0.1:{auth_port}",
-        "AUTH_DATABASE_URL": E2E_DATABASE,
+        "AUTH_DATABASE_URL": AUTH_DATABASE,
         "AUTH_COOKIE_SECURE": "false",
         "AUTH_DEVELOPMENT_KEYS_DIR": str(run_dir / "secrets"),
         "AUTH_LOGIN_MAX_FAILURES_PER_ACCOUNT": "5",
+        "TASKS_PORT": str(tasks_port),
+        "TASKS_UPSTREAM": f"127.0.0.1:{tasks_port}",
+        "TASKS_DATABASE_URL": TASKS_DATABASE,
+        "TASKS_JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json",
+        "NOTIFIER_DATABASE_URL": NOTIFIER_DATABASE,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+        "MAIL_CATCHER_PORT": str(smtp_port),
+        "MAIL_CATCHER_DIR": str(run_dir / "mail"),
     }
     env_file = run_dir / "stack.env"
     env_file.write_text("".join(f"{key}={value}\n" for key, value in environment.items()))
     env = {**os.environ, **environment}
     python = sys.executable
-    subprocess.run([python, "-m", "tracker_auth.prestart"], env=env, cwd=ROOT, check=True)
+    for service in ("tracker_auth", "tracker_tasks", "tracker_notifier"):
+        subprocess.run([python, "-m", f"{service}.prestart"], env=env, cwd=ROOT, check=True)
+    # Events left by earlier tests in this vhost are not this stack's business.
+    purge_queues(
+        env["RABBITMQ_URL"],
+        [NOTIFIER_EVENTS.name, NOTIFIER_TASK_QUEUE, TASKS_SESSION_EVENTS.name],
+    )
     subprocess.run(
         [python, "scripts/render_gateway.py", environment["GATEWAY_RUN_DIR"]],
         env=env,
@@ -86,8 +120,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
     try:
         wait_until_ready(f"http://127.0.0.1:{auth_port}/readyz", honcho, log)
+        wait_until_ready(f"http://127.0.0.1:{tasks_port}/readyz", honcho, log)
         wait_until_ready(f"http://127.0.0.1:{gateway_port}/index.html", honcho, log)
-        yield Stack(f"http://localhost:{gateway_port}", environment, log)
+        yield Stack(f"http://localhost:{gateway_port}", environment, log, run_dir / "mail")
     finally:
         honcho.send_signal(signal.SIGINT)  # what Ctrl-C does in `make dev`
         try:

@@ -49,6 +49,23 @@ def ensure_rabbitmq_vhost(url: str) -> None:
         raise RuntimeError(f"cannot reach RabbitMQ at {parts.hostname}:{parts.port}/{vhost}")
 
 
+def purge_queues(url: str, names: list[str]) -> None:
+    """Empty the named queues (those that exist) before a test run starts consuming them."""
+
+    async def purge() -> None:
+        connection = await aio_pika.connect(url)
+        async with connection:
+            for name in names:
+                channel = await connection.channel()
+                try:
+                    queue = await channel.get_queue(name, ensure=True)
+                except aio_pika.exceptions.ChannelClosed:
+                    continue  # not declared yet
+                await queue.purge()
+
+    asyncio.run(purge())
+
+
 @dataclass
 class Observed:
     messages: list[AbstractIncomingMessage]

@@ -1,0 +1,115 @@
+"""Settings of the notifier, from the environment (and ``.env`` in development).
+
+The names shared with operators are pinned (DESIGN.md section 6) and carry no prefix;
+the notifier's own knobs use the ``NOTIFIER_`` prefix.
+"""
+
+from email.headerregistry import Address
+from email.utils import parseaddr
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from tracker_runtime.settings import ServiceSettings
+from tracker_runtime.timezones import validate_timezone
+
+DEVELOPMENT_PASSWORDS = frozenset(
+    {"", "changeme", "change-me", "change_me", "password", "secret", "dev", "development"}
+)
+"""SMTP passwords that only ever belong in a development ``.env``."""
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFIER_")
+
+    database_url: str = "postgresql+psycopg://postgres@localhost:5432/tracker_notifier"
+    database_pool_size: Annotated[int, Field(ge=1)] = 2
+
+    smtp_host: Annotated[str, Field(validation_alias="SMTP_HOST")] = "localhost"
+    smtp_port: Annotated[int, Field(validation_alias="SMTP_PORT", ge=1, le=65535)] = 1025
+    smtp_username: Annotated[str | None, Field(validation_alias="SMTP_USERNAME")] = None
+    smtp_password: Annotated[SecretStr | None, Field(validation_alias="SMTP_PASSWORD")] = None
+    smtp_security: Annotated[SmtpSecurity, Field(validation_alias="SMTP_SECURITY")] = (
+        SmtpSecurity.NONE
+    )
+    smtp_timeout: Annotated[float, Field(gt=0, description="Seconds per SMTP command.")] = 30.0
+    mail_from: Annotated[str, Field(validation_alias="MAIL_FROM")] = (
+        "task-tracker <no-reply@localhost>"
+    )
+
+    events_prefetch: Annotated[
+        int, Field(ge=1, description="Unacknowledged events the consumer step may hold.")
+    ] = 16
+    max_send_attempts: Annotated[
+        int, Field(ge=1, description="SMTP attempts per mail before it is marked failed.")
+    ] = 10
+    retry_base_delay: Annotated[
+        float, Field(ge=1, description="Seconds before the first retry; doubles each time.")
+    ] = 10.0
+    retry_max_delay: Annotated[float, Field(ge=1)] = 1800.0
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return validate_timezone(value)
+
+    @field_validator("smtp_username", mode="before")
+    @classmethod
+    def _empty_username_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from_is_an_address(cls, value: str) -> str:
+        _, address = parseaddr(value)
+        if "@" not in address:
+            raise ValueError(f"MAIL_FROM must hold an address such as 'name <a@b.org>': {value!r}")
+        Address(addr_spec=address)  # raises for an address the mail headers cannot carry
+        return value
+
+    @property
+    def mail_from_address(self) -> Address:
+        display_name, address = parseaddr(self.mail_from)
+        return Address(display_name=display_name, addr_spec=address)
+
+    @model_validator(mode="after")
+    def _refuse_development_shortcuts_in_production(self) -> Self:
+        if self.retry_max_delay < self.retry_base_delay:
+            raise ValueError("NOTIFIER_RETRY_MAX_DELAY must not be below NOTIFIER_RETRY_BASE_DELAY")
+        if not self.is_production:
+            return self
+        if self.smtp_username is not None and (
+            self.smtp_password is None
+            or self.smtp_password.get_secret_value().lower() in DEVELOPMENT_PASSWORDS
+        ):
+            raise ValueError("SMTP_PASSWORD is missing or a development placeholder")
+        if (
+            self.smtp_username is not None
+            and self.smtp_security is SmtpSecurity.NONE
+            and self.smtp_host not in LOCAL_HOSTS
+        ):
+            raise ValueError("SMTP_SECURITY=none would send the SMTP password in clear text")
+        if self.smtp_host in LOCAL_HOSTS and self.smtp_port == 1025:
+            raise ValueError("SMTP_HOST/SMTP_PORT point at the development mail catcher")
+        if self.mail_from_address.domain in LOCAL_HOSTS:
+            raise ValueError("MAIL_FROM must use a real domain in production")
+        if urlsplit(self.public_url).hostname in LOCAL_HOSTS:
+            raise ValueError("PUBLIC_URL must be the public address in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Deliveries: one row per mail to send, with its state, attempts and outcome."""

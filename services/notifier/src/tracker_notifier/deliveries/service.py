@@ -1,0 +1,200 @@
+"""Sending one delivery: at most once per idempotency key, except for one window.
+
+The steps, each its own transaction, all under the delivery's advisory lock (so two tasks
+for the same delivery never send it side by side):
+
+1. load the delivery; stop if it is ``sent`` or ``failed``;
+2. mark it ``sending`` and count the attempt (committed *before* talking to the server);
+3. hand the message to the SMTP server;
+4. mark it ``sent`` once the server answered 250 to the message data.
+
+**The duplicate window.** A worker killed between the server's 250 (step 3) and the commit
+of step 4 leaves the delivery ``sending``. Its task message was never acknowledged (late
+acks), so RabbitMQ hands it to another worker, which finds ``sending``, cannot know whether
+the server kept the message, and sends it again: one duplicate at most, with the same
+Message-ID as the first copy. Closing the window would need the SMTP server to take part in
+a two-phase commit, which SMTP has no way to do; the alternative, never resending a
+``sending`` delivery, would lose every mail whose worker died *before* the server took it.
+A kill anywhere else is harmless: before step 2 nothing happened, between 2 and 3 the
+server never saw the message, and after 4 the delivery is ``sent`` and skipped.
+"""
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from enum import StrEnum
+
+from sqlalchemy.orm import Session
+
+from tracker_notifier.config import Settings
+from tracker_notifier.db import Database
+from tracker_notifier.deliveries import repository
+from tracker_notifier.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
+from tracker_notifier.mail import messages
+from tracker_notifier.mail.smtp import Mailer, PermanentMailError, TransientMailError
+
+logger = logging.getLogger("tracker.notifier.deliveries")
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    FINISHED_BEFORE = "finished-before"
+    """Sent or failed by an earlier task: nothing to do."""
+    BUSY = "busy"
+    """Another task holds the delivery's lock and is sending it right now."""
+    MISSING = "missing"
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    outcome: Outcome
+    retry_in: float | None = None
+    error: str | None = None
+
+
+class AcceptedButNotRecorded(Exception):
+    """The server accepted the mail but marking it sent failed (the database is away).
+    The caller retries the *recording* only, with :attr:`sent_at`, and never resends."""
+
+    def __init__(self, delivery_id: int, sent_at: datetime) -> None:
+        super().__init__(f"delivery {delivery_id} was sent at {sent_at} but not recorded")
+        self.delivery_id = delivery_id
+        self.sent_at = sent_at
+
+
+def retry_delay(attempt: int, *, base: float, cap: float) -> float:
+    """Exponential backoff with jitter: about ``base * 2**(attempt-1)``, at most ``cap``,
+    drawn from its upper half so that retries of many mails spread out. Never below one
+    second (RabbitMQ's delayed delivery, which carries the retries, counts whole seconds)."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    return max(1.0, random.uniform(ceiling / 2, ceiling))  # noqa: S311 (jitter, not secrets)
+
+
+def render(delivery: Delivery, settings: Settings) -> messages.MailContent:
+    if delivery.kind == DeliveryKind.WELCOME:
+        return messages.welcome(email=delivery.to_address, public_url=settings.public_url)
+    raise ValueError(f"no template for deliveries of kind {delivery.kind!r}")
+
+
+class DeliverySender:
+    def __init__(self, database: Database, mailer: Mailer, settings: Settings) -> None:
+        self._database = database
+        self._mailer = mailer
+        self._settings = settings
+
+    def send(self, delivery_id: int, *, accepted_at: datetime | None = None) -> SendResult:
+        """Send the delivery unless it is finished; ``accepted_at`` records an earlier
+        accepted send (see :class:`AcceptedButNotRecorded`) without sending again."""
+        with self._database.engine.connect() as connection:
+            if not repository.try_lock(connection, delivery_id):
+                logger.info("delivery is being sent by another task", extra=_ids(delivery_id))
+                return SendResult(Outcome.BUSY)
+            try:
+                with Session(bind=connection, expire_on_commit=False) as session:
+                    return self._send_locked(session, delivery_id, accepted_at)
+            finally:
+                try:
+                    repository.unlock(connection, delivery_id)
+                except Exception:  # never mask the outcome; the lock dies with the connection
+                    logger.warning("could not release the delivery lock", exc_info=True)
+                    connection.invalidate()
+
+    def _send_locked(
+        self, session: Session, delivery_id: int, accepted_at: datetime | None
+    ) -> SendResult:
+        with session.begin():
+            claimed = self._claim(session, delivery_id, accepted_at)
+        if isinstance(claimed, SendResult):
+            return claimed
+        return self._deliver(session, delivery_id, *claimed)
+
+    def _claim(
+        self, session: Session, delivery_id: int, accepted_at: datetime | None
+    ) -> SendResult | tuple[EmailMessage, int]:
+        """Steps 1 and 2: the message to send and the attempt's number, or the result
+        when there is nothing to send."""
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None:
+            logger.warning("no such delivery", extra=_ids(delivery_id))
+            return SendResult(Outcome.MISSING)
+        if accepted_at is not None:
+            repository.mark_sent(session, delivery_id, sent_at=accepted_at)
+            logger.info("recorded an accepted mail as sent", extra=_ids(delivery_id))
+            return SendResult(Outcome.SENT)
+        if delivery.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
+            logger.info(
+                "delivery finished before", extra={**_ids(delivery_id), "status": delivery.status}
+            )
+            return SendResult(Outcome.FINISHED_BEFORE)
+        if delivery.status is DeliveryStatus.SENDING:
+            logger.warning(
+                "an earlier attempt was interrupted mid-send; sending again, which "
+                "duplicates the mail if the server had accepted it",
+                extra={**_ids(delivery_id), "attempts": delivery.attempts},
+            )
+        try:
+            message = messages.compose(
+                render(delivery, self._settings),
+                sender=self._settings.mail_from_address,
+                to=delivery.to_address,
+                message_id=delivery.message_id,
+            )
+        except ValueError as error:
+            repository.mark_failed(session, delivery_id, error=f"cannot build the mail: {error}")
+            logger.error("cannot build the mail: %s", error, extra=_ids(delivery_id))
+            return SendResult(Outcome.FAILED, error=str(error))
+        return message, repository.mark_sending(session, delivery_id)
+
+    def _deliver(
+        self, session: Session, delivery_id: int, message: EmailMessage, attempt: int
+    ) -> SendResult:
+        """Steps 3 and 4."""
+        try:
+            self._mailer.send(message)
+        except PermanentMailError as error:
+            return self._give_up(session, delivery_id, attempt, error)
+        except TransientMailError as error:
+            if attempt >= self._settings.max_send_attempts:
+                return self._give_up(session, delivery_id, attempt, error)
+            delay = retry_delay(
+                attempt, base=self._settings.retry_base_delay, cap=self._settings.retry_max_delay
+            )
+            with session.begin():
+                repository.mark_deferred(session, delivery_id, error=str(error))
+            logger.warning(
+                "mail deferred, retrying in %.0fs: %s",
+                delay,
+                error,
+                extra={**_ids(delivery_id), "attempt": attempt},
+            )
+            return SendResult(Outcome.RETRY, retry_in=delay, error=str(error))
+
+        sent_at = datetime.now(UTC)
+        try:
+            with session.begin():
+                repository.mark_sent(session, delivery_id, sent_at=sent_at)
+        except Exception as error:
+            raise AcceptedButNotRecorded(delivery_id, sent_at) from error
+        logger.info(
+            "mail sent",
+            extra={**_ids(delivery_id), "attempt": attempt, "message_id": message["Message-ID"]},
+        )
+        return SendResult(Outcome.SENT)
+
+    def _give_up(
+        self, session: Session, delivery_id: int, attempt: int, error: Exception
+    ) -> SendResult:
+        with session.begin():
+            repository.mark_failed(session, delivery_id, error=str(error))
+        logger.error(
+            "mail failed for good: %s", error, extra={**_ids(delivery_id), "attempt": attempt}
+        )
+        return SendResult(Outcome.FAILED, error=str(error))
+
+
+def _ids(delivery_id: int) -> dict[str, int]:
+    return {"delivery_id": delivery_id}

@@ -1,0 +1,1 @@
+"""Consuming events: the consumer step in the worker, the inbox, the handlers."""

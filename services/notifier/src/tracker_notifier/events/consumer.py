@@ -1,0 +1,136 @@
+"""The consumer step: receives events from ``notifier.events`` inside the Celery worker.
+
+For each message it validates the envelope against the contract, hands the event to the
+``handle_event`` task (published with publisher confirms on the notifier's task queue) and
+only then acknowledges the event. A message that is not a valid event is rejected without
+requeue, which dead-letters it to ``notifier.events.dead-letter``; nothing a message holds
+can stop the step. Redelivery is fine: the task id is derived from the event id and the
+task deduplicates on it through the inbox.
+"""
+
+import logging
+from typing import Any
+
+from celery import bootsteps
+from kombu.messaging import Consumer
+from pydantic import ValidationError
+
+from tracker_contracts import Envelope, EventData, parse_envelope
+from tracker_notifier.config import get_settings
+from tracker_notifier.context import request_context
+from tracker_notifier.task_names import HANDLE_EVENT
+from tracker_notifier.topology import EVENTS_QUEUE, declare_topology
+
+logger = logging.getLogger("tracker.notifier.consumer")
+
+PUBLISH_CONFIRM_TIMEOUT = 10.0
+
+
+class InvalidEvent(ValueError):
+    pass
+
+
+def _one_line(error: ValidationError) -> str:
+    """The validation errors on one line (one log event per line), without the input."""
+    problems = (
+        f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}"
+        for problem in error.errors(include_input=False, include_url=False)
+    )
+    return f"{error.title}: " + "; ".join(problems)
+
+
+def handle_event_task_id(envelope: Envelope[EventData]) -> str:
+    return f"event-{envelope.event_id}"
+
+
+def validate(body: bytes | str, headers: dict[str, Any]) -> Envelope[EventData]:
+    """The event in ``body``; raises :class:`InvalidEvent` for anything else."""
+    try:
+        envelope = parse_envelope(body)
+    except ValidationError as error:  # bad JSON or bytes, unknown type, schema mismatch
+        raise InvalidEvent(_one_line(error)) from error
+    except Exception as error:
+        raise InvalidEvent(f"{type(error).__name__}: {error}") from error
+    version = headers.get("event_version")
+    expected = type(envelope.data).VERSION
+    if version is not None and version != expected:
+        raise InvalidEvent(f"event_version {version!r} of {envelope.event_type} is not {expected}")
+    return envelope
+
+
+class EventsConsumerStep(bootsteps.ConsumerStep):  # type: ignore[misc]
+    """Registered with ``app.steps["consumer"].add(EventsConsumerStep)``."""
+
+    name = "tracker_notifier.EventsConsumer"
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self._app = parent.app
+        self._prefetch = get_settings().events_prefetch
+
+    def get_consumers(self, channel: Any) -> list[Any]:
+        declare_topology(channel)
+        return [
+            Consumer(  # kombu is unannotated
+                channel,
+                queues=[EVENTS_QUEUE],
+                on_message=self.on_message,
+                on_decode_error=self.on_undecodable,
+                auto_declare=False,
+                # Applied per consumer (basic.qos with global=False), which quorum queues need.
+                prefetch_count=self._prefetch,
+                tag_prefix="tracker-notifier-",
+            )
+        ]
+
+    def on_undecodable(self, message: Any, error: Exception) -> None:
+        """A message kombu cannot even unpack (a bad ``compression`` header, say)."""
+        logger.warning(
+            "undecodable message dead-lettered: %s: %s",
+            type(error).__name__,
+            error,
+            extra={"message_id": message.properties.get("message_id")},
+        )
+        _settle(message.reject, requeue=False)
+
+    def on_message(self, message: Any) -> None:
+        headers: dict[str, Any] = message.headers or {}
+        request_id = headers.get("x-request-id")
+        with request_context(request_id):
+            self._hand_over(message, headers, request_id)
+
+    def _hand_over(self, message: Any, headers: dict[str, Any], request_id: object) -> None:
+        about = {
+            "message_id": message.properties.get("message_id"),
+            "redelivered": bool(message.delivery_info.get("redelivered")),
+        }
+        try:
+            envelope = validate(message.body, headers)
+        except InvalidEvent as error:
+            logger.warning("invalid event dead-lettered: %s", error, extra=about)
+            _settle(message.reject, requeue=False)
+            return
+        try:
+            self._app.send_task(
+                HANDLE_EVENT,
+                args=(envelope.model_dump(mode="json"), str(request_id) if request_id else None),
+                task_id=handle_event_task_id(envelope),
+                confirm_timeout=PUBLISH_CONFIRM_TIMEOUT,
+            )
+        except Exception:
+            # The broker did not confirm the task; the event goes back to its queue.
+            logger.exception("could not hand the event to a task; requeued", extra=about)
+            _settle(message.requeue)
+            return
+        _settle(message.ack)
+        logger.info(
+            "event received",
+            extra={**about, "event_id": str(envelope.event_id), "event_type": envelope.event_type},
+        )
+
+
+def _settle(settle: Any, **kwargs: Any) -> None:
+    try:
+        settle(**kwargs)
+    except Exception:  # the channel is gone; the broker redelivers the message anyway
+        logger.warning("could not settle a message; the broker will redeliver it", exc_info=True)

@@ -1,0 +1,1 @@
+"""Mail: building messages (``messages``) and sending them over SMTP (``smtp``)."""

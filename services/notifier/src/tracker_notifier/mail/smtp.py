@@ -1,0 +1,178 @@
+"""Sending mail with smtplib over one connection per worker process.
+
+The connection is opened on first use and kept open across mails (DESIGN.md section 9);
+before each mail a ``NOOP`` checks that the server still holds it, and a connection the
+server dropped is opened again. Errors come out as two kinds:
+
+- :class:`TransientMailError`: worth retrying later (connection failures, timeouts, SMTP
+  4xx replies, and authentication or TLS failures, which are configuration to fix rather
+  than a fault of the message);
+- :class:`PermanentMailError`: the server refused this message for good (SMTP 5xx).
+"""
+
+import logging
+import os
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from tracker_notifier.config import Settings, SmtpSecurity
+
+logger = logging.getLogger("tracker.notifier.smtp")
+
+
+class MailError(Exception):
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransientMailError(MailError):
+    """Sending failed for a reason that may go away: try again later."""
+
+
+class PermanentMailError(MailError):
+    """The server refused the message for good: trying again cannot help."""
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str
+    port: int
+    security: SmtpSecurity = SmtpSecurity.NONE
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SmtpConfig":
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            timeout=settings.smtp_timeout,
+        )
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {text}"
+
+
+class Mailer:
+    """One reusable SMTP connection. Not thread-safe: one per worker process."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self._config = config
+        self._smtp: smtplib.SMTP | None = None
+        self._owner_pid = os.getpid()
+        self.connections_opened = 0
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand ``message`` to the server; returns once the server accepted it (250 after
+        DATA). Raises :class:`TransientMailError` or :class:`PermanentMailError`."""
+        smtp = self._connection()
+        try:
+            refused = smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            # smtplib reset the transaction; the connection stays usable.
+            raise _refused(error.recipients) from error
+        except smtplib.SMTPResponseException as error:
+            if error.smtp_code == 421 or isinstance(error, smtplib.SMTPAuthenticationError):
+                self._discard()
+            kind = (
+                PermanentMailError
+                if error.smtp_code >= 500
+                and not isinstance(error, (smtplib.SMTPAuthenticationError, smtplib.SMTPHeloError))
+                else TransientMailError
+            )
+            raise kind(_reply(error.smtp_code, error.smtp_error), code=error.smtp_code) from error
+        except (smtplib.SMTPException, OSError) as error:
+            # Disconnected or timed out mid-transaction: the connection's state is unknown.
+            self._discard()
+            raise TransientMailError(f"{type(error).__name__}: {error}") from error
+        if refused:  # only possible with several recipients, some accepted
+            raise _refused(refused)
+
+    def close(self) -> None:
+        """Say QUIT and close the connection, if one is open."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None or self._owner_pid != os.getpid():
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._owner_pid != os.getpid():
+            # Inherited across fork: the socket belongs to the parent; never touch it.
+            self._smtp, self._owner_pid = None, os.getpid()
+        if self._smtp is not None:
+            try:
+                code, _ = self._smtp.noop()
+            except (smtplib.SMTPException, OSError):
+                code = -1
+            if code == 250:
+                return self._smtp
+            logger.info("SMTP connection lost; opening a new one")
+            self._discard()
+        try:
+            self._smtp = self._open()
+        except smtplib.SMTPResponseException as error:
+            raise TransientMailError(
+                f"cannot open an SMTP session: {_reply(error.smtp_code, error.smtp_error)}",
+                code=error.smtp_code,
+            ) from error
+        except (smtplib.SMTPException, OSError) as error:
+            raise TransientMailError(
+                f"cannot connect to {self._config.host}:{self._config.port}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        return self._smtp
+
+    def _open(self) -> smtplib.SMTP:
+        config = self._config
+        smtp: smtplib.SMTP
+        if config.security is SmtpSecurity.TLS:
+            smtp = smtplib.SMTP_SSL(
+                config.host,
+                config.port,
+                timeout=config.timeout,
+                context=ssl.create_default_context(),
+            )
+        else:
+            smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+        try:
+            smtp.ehlo()
+            if config.security is SmtpSecurity.STARTTLS:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if config.username:
+                smtp.login(config.username, config.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        self.connections_opened += 1
+        logger.info(
+            "SMTP connection opened",
+            extra={"smtp_host": config.host, "smtp_port": config.port},
+        )
+        return smtp
+
+    def _discard(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+
+
+def _refused(recipients: dict[str, tuple[int, bytes]]) -> MailError:
+    codes = [code for code, _ in recipients.values()]
+    detail = "; ".join(f"{address}: {_reply(*reply)}" for address, reply in recipients.items())
+    if any(code >= 500 for code in codes):
+        return PermanentMailError(f"recipient refused: {detail}", code=max(codes))
+    return TransientMailError(f"recipient deferred: {detail}", code=max(codes))

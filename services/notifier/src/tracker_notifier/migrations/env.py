@@ -1,0 +1,4 @@
+from tracker_notifier.models import Base
+from tracker_runtime.alembic_env import run_migrations
+
+run_migrations(Base.metadata)

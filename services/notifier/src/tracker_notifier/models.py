@@ -1,0 +1,8 @@
+"""Every table of the notifier, registered on :data:`Base.metadata` by importing this."""
+
+from tracker_notifier.db import Base
+from tracker_notifier.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
+from tracker_notifier.events.models import ProcessedEvent
+from tracker_notifier.recipients.models import Recipient
+
+__all__ = ["Base", "Delivery", "DeliveryKind", "DeliveryStatus", "ProcessedEvent", "Recipient"]

@@ -1,0 +1,1 @@
+"""Recipients: the notifier's projection of users (address, timezone, digest choice)."""

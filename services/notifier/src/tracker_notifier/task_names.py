@@ -1,0 +1,4 @@
+"""Names of the notifier's Celery tasks (the consumer step sends by name)."""
+
+HANDLE_EVENT = "tracker_notifier.handle_event"
+SEND_DELIVERY = "tracker_notifier.send_delivery"

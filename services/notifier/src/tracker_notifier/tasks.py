@@ -1,0 +1,115 @@
+"""The notifier's Celery tasks. They take ids and plain JSON, never objects, and are
+idempotent: with late acks any of them may run again after a worker dies."""
+
+import json
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from kombu.exceptions import OperationalError as KombuOperationalError
+from sqlalchemy.exc import OperationalError
+
+from tracker_contracts import parse_envelope
+from tracker_notifier.context import get_context, request_context
+from tracker_notifier.deliveries.service import AcceptedButNotRecorded, Outcome
+from tracker_notifier.events import service as events
+from tracker_notifier.task_names import HANDLE_EVENT, SEND_DELIVERY
+from tracker_notifier.worker import app
+
+logger = logging.getLogger("tracker.notifier.tasks")
+
+OUTAGE_RETRIES = 40
+"""Retries while the database is unreachable; with the delay capped at ten minutes this
+waits out an outage of several hours before the task is dead-lettered."""
+OUTAGE_MAX_DELAY = 600.0
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def task(name: str) -> Callable[[F], Any]:
+    decorator: Callable[[F], Any] = app.task(name=name, bind=True, max_retries=None)
+    return decorator
+
+
+def outage_delay(retries: int) -> float:
+    ceiling = min(OUTAGE_MAX_DELAY, 2.0 * 2**retries)
+    return max(1.0, random.uniform(ceiling / 2, ceiling))  # noqa: S311 (jitter)
+
+
+def send_delivery_task_id(delivery_id: int) -> str:
+    return f"delivery-{delivery_id}"
+
+
+def enqueue_send(delivery_id: int, request: str | None) -> None:
+    send_delivery.apply_async(
+        args=(delivery_id,),
+        kwargs={"request": request},
+        task_id=send_delivery_task_id(delivery_id),
+    )
+
+
+@task(HANDLE_EVENT)
+def handle_event(self: Any, envelope: dict[str, Any], request: str | None = None) -> None:
+    """Apply one event (deduplicated on its id), then enqueue the mails it caused."""
+    with request_context(request):
+        event = parse_envelope(json.dumps(envelope))
+        context = get_context()
+        try:
+            with context.database.transaction() as session:
+                delivery_ids = events.handle_event(session, event, context.settings)
+        except OperationalError as error:
+            logger.warning("database unavailable, retrying: %s", error)
+            raise self.retry(
+                exc=error,
+                countdown=outage_delay(self.request.retries),
+                max_retries=OUTAGE_RETRIES,
+            ) from error
+        try:
+            for delivery_id in delivery_ids:
+                enqueue_send(delivery_id, request)
+        except (KombuOperationalError, OSError) as error:
+            # Stored but not enqueued: the retry finds the event in the inbox and enqueues
+            # the deliveries no send task has touched.
+            logger.warning("could not enqueue the mails, retrying: %s", error)
+            raise self.retry(
+                exc=error,
+                countdown=outage_delay(self.request.retries),
+                max_retries=OUTAGE_RETRIES,
+            ) from error
+
+
+@task(SEND_DELIVERY)
+def send_delivery(
+    self: Any, delivery_id: int, accepted_at: str | None = None, request: str | None = None
+) -> None:
+    """Send one delivery; retries transient failures with backoff (see
+    ``deliveries.service`` for the states and the one duplicate window)."""
+    with request_context(request):
+        context = get_context()
+        try:
+            result = context.sender.send(
+                delivery_id,
+                accepted_at=datetime.fromisoformat(accepted_at) if accepted_at else None,
+            )
+        except AcceptedButNotRecorded as error:
+            logger.warning("mail accepted but not recorded; recording it later")
+            raise self.retry(
+                kwargs={
+                    "delivery_id": delivery_id,
+                    "accepted_at": error.sent_at.isoformat(),
+                    "request": request,
+                },
+                countdown=outage_delay(self.request.retries),
+                max_retries=OUTAGE_RETRIES,
+            ) from error
+        except OperationalError as error:
+            logger.warning("database unavailable, retrying: %s", error)
+            raise self.retry(
+                exc=error,
+                countdown=outage_delay(self.request.retries),
+                max_retries=OUTAGE_RETRIES,
+            ) from error
+        if result.outcome is Outcome.RETRY and result.retry_in is not None:
+            raise self.retry(countdown=result.retry_in)

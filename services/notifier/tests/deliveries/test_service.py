@@ -1,0 +1,123 @@
+"""Sending deliveries against the real database and a real SMTP server, without a worker."""
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import update
+
+from tracker_notifier.db import Database
+from tracker_notifier.deliveries import repository
+from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
+from tracker_notifier.deliveries.service import DeliverySender, Outcome, retry_delay
+from tracker_notifier.events.service import handle_event
+from tracker_notifier.mail.smtp import Mailer, SmtpConfig
+
+from ..conftest import make_settings
+from ..events.test_service import registered
+from ..support import SmtpServer
+
+
+@pytest.fixture
+def sender(database: Database, smtp: SmtpServer) -> Iterator[DeliverySender]:
+    settings = make_settings(smtp_port=smtp.port, max_send_attempts=3)
+    mailer = Mailer(SmtpConfig.from_settings(settings))
+    yield DeliverySender(database, mailer, settings)
+    mailer.close()
+
+
+def new_delivery(database: Database, email: str = "ada@example.com") -> int:
+    with database.transaction() as session:
+        [delivery_id] = handle_event(session, registered(uuid.uuid4(), email), make_settings())
+    return delivery_id
+
+
+def load(database: Database, delivery_id: int) -> Delivery:
+    with database.transaction() as session:
+        delivery = session.get(Delivery, delivery_id)
+    assert delivery is not None
+    return delivery
+
+
+def test_a_sent_delivery_is_never_sent_again(
+    database: Database, smtp: SmtpServer, sender: DeliverySender
+) -> None:
+    delivery_id = new_delivery(database)
+
+    assert sender.send(delivery_id).outcome is Outcome.SENT
+    assert sender.send(delivery_id).outcome is Outcome.FINISHED_BEFORE
+
+    assert len(smtp.catcher.mails) == 1
+    delivery = load(database, delivery_id)
+    assert delivery.status is DeliveryStatus.SENT
+    assert delivery.attempts == 1
+    assert delivery.sent_at is not None
+
+
+def test_transient_failures_retry_until_the_cap_then_fail(
+    database: Database, smtp: SmtpServer, sender: DeliverySender
+) -> None:
+    delivery_id = new_delivery(database)
+    smtp.catcher.script.defer["ada@example.com"] = 10
+
+    results = [sender.send(delivery_id) for _ in range(3)]
+
+    assert [result.outcome for result in results] == [Outcome.RETRY, Outcome.RETRY, Outcome.FAILED]
+    assert all(result.retry_in and result.retry_in >= 1 for result in results[:2])
+    delivery = load(database, delivery_id)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 3)
+    assert delivery.last_error is not None
+    assert "451" in delivery.last_error
+    assert smtp.catcher.mails == []
+
+
+def test_a_delivery_locked_by_another_task_is_left_alone(
+    database: Database, smtp: SmtpServer, sender: DeliverySender
+) -> None:
+    delivery_id = new_delivery(database)
+    with database.engine.connect() as other_worker:
+        assert repository.try_lock(other_worker, delivery_id)
+        assert sender.send(delivery_id).outcome is Outcome.BUSY
+        repository.unlock(other_worker, delivery_id)
+
+    assert smtp.catcher.mails == []
+    assert sender.send(delivery_id).outcome is Outcome.SENT
+
+
+def test_an_interrupted_send_is_sent_again(
+    database: Database, smtp: SmtpServer, sender: DeliverySender
+) -> None:
+    delivery_id = new_delivery(database)
+    with database.transaction() as session:
+        session.execute(update(Delivery).values(status=DeliveryStatus.SENDING, attempts=1))
+
+    assert sender.send(delivery_id).outcome is Outcome.SENT
+
+    assert len(smtp.catcher.mails) == 1
+    assert load(database, delivery_id).attempts == 2
+
+
+def test_an_accepted_mail_is_recorded_without_sending_it_again(
+    database: Database, smtp: SmtpServer, sender: DeliverySender
+) -> None:
+    delivery_id = new_delivery(database)
+    accepted_at = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+    assert sender.send(delivery_id, accepted_at=accepted_at).outcome is Outcome.SENT
+
+    assert smtp.catcher.mails == []
+    delivery = load(database, delivery_id)
+    assert (delivery.status, delivery.sent_at) == (DeliveryStatus.SENT, accepted_at)
+
+
+def test_a_missing_delivery_is_reported(sender: DeliverySender) -> None:
+    assert sender.send(2**62).outcome is Outcome.MISSING
+
+
+def test_retry_delays_grow_exponentially_with_jitter_and_a_cap() -> None:
+    for attempt, ceiling in [(1, 10), (2, 20), (3, 40), (8, 300)]:
+        delays = [retry_delay(attempt, base=10, cap=300) for _ in range(200)]
+        assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
+        assert len(set(delays)) > 1
+    assert retry_delay(1, base=1, cap=1) == 1

@@ -1,0 +1,58 @@
+"""The notifier's kombu declarations against the aio-pika ones of the other services: any
+difference in type, durability or arguments would make RabbitMQ refuse one of them."""
+
+import os
+from typing import Any
+
+import pytest
+
+from tracker_contracts.topology import CONSUMER_QUEUES, EXCHANGES, QUEUES, ConsumerQueue
+from tracker_notifier import topology
+from tracker_runtime.messaging import declare_topology as declare_with_aio_pika
+from tracker_runtime.messaging import new_broker
+
+from .support import broker
+
+
+async def test_declarations_match_the_other_services() -> None:
+    aio = new_broker(os.environ["RABBITMQ_URL"])
+    await aio.connect()
+    try:
+        await declare_with_aio_pika(aio)
+        with broker() as connection:
+            topology.declare_topology(connection.default_channel)
+        await declare_with_aio_pika(aio)  # and the other way round
+    finally:
+        await aio.stop()
+
+
+def test_the_shared_part_is_exactly_the_contract() -> None:
+    exchanges: list[Any] = list(topology.EXCHANGES_BY_NAME.values())  # untyped attributes
+    assert [
+        (exchange.name, exchange.type, exchange.durable, exchange.arguments or {})
+        for exchange in exchanges
+    ] == [(e.name, e.type, True, e.arguments) for e in EXCHANGES]
+    queues: list[Any] = list(topology.SHARED_QUEUES)
+    assert [
+        (
+            queue.name,
+            queue.durable,
+            queue.queue_arguments,
+            tuple((b.exchange.name, b.routing_key) for b in queue.bindings),
+        )
+        for queue in queues
+    ] == [(q.name, True, q.arguments, q.bindings) for q in QUEUES]
+
+
+@pytest.mark.parametrize("queue", CONSUMER_QUEUES, ids=lambda queue: queue.name)
+def test_every_consumer_queue_has_its_dead_letter_queue(queue: ConsumerQueue) -> None:
+    names = {declared.name for declared in topology.SHARED_QUEUES}
+    assert {queue.name, queue.dead_letter_queue} <= names
+
+
+def test_the_task_queue_is_a_quorum_queue_that_dead_letters() -> None:
+    arguments = topology.TASK_QUEUE_ARGUMENTS
+    assert arguments["x-queue-type"] == "quorum"
+    assert arguments["x-dead-letter-exchange"] == "tracker.dead-letter"
+    assert arguments["x-dead-letter-routing-key"] == topology.TASK_QUEUE.name
+    assert topology.TASK_EXCHANGE.type == "topic"  # native delayed delivery needs it

@@ -1,0 +1,135 @@
+import uuid
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    tuple_,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import KeyedColumnElement
+
+from tracker_tasks.tasks.models import Task, TaskStatus
+from tracker_tasks.tasks.schemas import Cursor
+
+tasks = cast("Table", Task.__table__)
+
+
+def has_status(status: TaskStatus) -> ColumnElement[bool]:
+    """``status = 'done'`` with the value inline rather than a bind parameter: the planner
+    matches the partial index on done tasks only against a literal, and asyncpg's prepared
+    statements would otherwise get generic plans that cannot use it."""
+    return Task.status == literal(status, Task.status.type, literal_execute=True)
+
+
+def sort_column(status: TaskStatus) -> KeyedColumnElement[Any]:
+    """What a segment of the list is ordered by: open tasks by creation, done tasks by
+    completion."""
+    return tasks.c.created_at if status is TaskStatus.OPEN else tasks.c.completed_at
+
+
+async def page_of(
+    db: AsyncSession,
+    owner_id: uuid.UUID,
+    status: TaskStatus,
+    *,
+    after: Cursor | None,
+    limit: int,
+) -> list[Task]:
+    """Up to ``limit`` of the owner's tasks with ``status``, newest first, after ``after``."""
+    column = sort_column(status)
+    statement = select(Task).where(Task.owner_id == owner_id, has_status(status))
+    if after is not None:
+        statement = statement.where(tuple_(column, Task.id) < tuple_(after.at, after.id))
+    statement = statement.order_by(column.desc(), Task.id.desc()).limit(limit)
+    return list(await db.scalars(statement))
+
+
+async def add(db: AsyncSession, owner_id: uuid.UUID, *, title: str, description: str) -> Task:
+    statement = (
+        insert(Task)
+        .values(id=uuid.uuid4(), owner_id=owner_id, title=title, description=description)
+        .returning(Task)
+    )
+    return (await db.scalars(statement)).one()
+
+
+async def owned(db: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID) -> Task | None:
+    statement = select(Task).where(Task.id == task_id, Task.owner_id == owner_id)
+    return (await db.scalars(statement)).one_or_none()
+
+
+async def remove(db: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID) -> bool:
+    statement = delete(Task).where(Task.id == task_id, Task.owner_id == owner_id).returning(Task.id)
+    return (await db.execute(statement)).first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateOutcome:
+    """What one conditional update found: no such task of this owner (``previous_status``
+    is ``None``), a version mismatch (``task`` is ``None``), or the updated ``task``."""
+
+    previous_status: TaskStatus | None
+    current_version: int | None
+    task: Task | None
+
+
+async def update_if_current(
+    db: AsyncSession,
+    owner_id: uuid.UUID,
+    task_id: uuid.UUID,
+    *,
+    changes: dict[str, Any],
+    expected_versions: list[int] | None,
+) -> UpdateOutcome:
+    """Apply ``changes`` to the owner's task if its version is one of ``expected_versions``
+    (any version when ``None``), in one statement that also tells what it found.
+
+    The ``current`` CTE locks the row and reads its newest state, so the status it reports is
+    the one this update replaced even when another request changed the task a moment before:
+    of two concurrent completions only one sees "open" and writes the event, and of two
+    updates expecting the same version only one matches.
+    """
+    current = (
+        select(tasks.c.id, tasks.c.status, tasks.c.version)
+        .where(tasks.c.id == task_id, tasks.c.owner_id == owner_id)
+        .with_for_update()
+        .cte("current")
+    )
+    values: dict[str, Any] = {**changes, "version": tasks.c.version + 1, "updated_at": func.now()}
+    if "status" in changes:
+        # Completing keeps the first completion time (done→done changes nothing); reopening
+        # forgets it.
+        values["completed_at"] = (
+            func.coalesce(tasks.c.completed_at, func.now())
+            if changes["status"] is TaskStatus.DONE
+            else None
+        )
+    updated = update(tasks).where(tasks.c.id == current.c.id)
+    if expected_versions is not None:
+        updated = updated.where(tasks.c.version.in_(expected_versions))
+    updated_rows = updated.values(values).returning(*tasks.c).cte("updated")
+    statement = select(
+        current.c.status.label("previous_status"),
+        current.c.version.label("current_version"),
+        *updated_rows.c,
+    ).select_from(current.outerjoin(updated_rows, true()))
+    row = (await db.execute(statement)).one_or_none()
+    if row is None:
+        return UpdateOutcome(previous_status=None, current_version=None, task=None)
+    task = None
+    if row.id is not None:
+        task = Task(**{column.key: getattr(row, column.key) for column in tasks.c})
+    return UpdateOutcome(
+        previous_status=TaskStatus(row.previous_status),
+        current_version=row.current_version,
+        task=task,
+    )

@@ -1,0 +1,253 @@
+"""Logging out ends the session here too: auth publishes session.revoked, the service's own
+subscriber stores it, and every request checks it. Through the real RabbitMQ test vhost."""
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import aio_pika
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from tests.support.tcp_proxy import TcpProxy
+from tracker_contracts import Envelope, SessionRevoked, UserRegistered
+from tracker_contracts.topology import EVENTS_EXCHANGE, TASKS_SESSION_EVENTS
+from tracker_tasks.main import create_app
+
+from ..conftest import jwks_client, make_settings
+from ..support import BASE_URL, PASSWORD, Account, execute, fetch_all
+
+
+async def wait_until_refused(client: httpx.AsyncClient, token: str, timeout: float = 5.0) -> float:
+    """Poll the list with ``token`` until it gets 401; the seconds it took."""
+    started = time.monotonic()
+    async with asyncio.timeout(timeout):
+        while True:
+            response = await client.get("/api/tasks", headers={"Authorization": f"Bearer {token}"})
+            if response.status_code == 401:
+                return time.monotonic() - started
+            assert response.status_code == 200
+            await asyncio.sleep(0.02)
+
+
+async def wait_for_revoked(app: FastAPI, session_id: uuid.UUID, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await fetch_all(
+            app, "SELECT 1 FROM revoked_sessions WHERE session_id = :id", id=session_id
+        ):
+            await asyncio.sleep(0.02)
+
+
+async def publish(body: bytes, *, message_id: str, routing_key: str = "session.revoked") -> None:
+    """Put a message on tracker.events as any producer would (persistent, confirmed)."""
+    connection = await aio_pika.connect(os.environ["RABBITMQ_URL"])
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+        await exchange.publish(
+            aio_pika.Message(
+                body,
+                message_id=message_id,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=routing_key,
+            mandatory=True,
+        )
+
+
+def revoked_event(session_id: uuid.UUID, expires_in: timedelta = timedelta(minutes=15)) -> bytes:
+    data = SessionRevoked(
+        session_id=session_id, user_id=uuid.uuid4(), expires_at=datetime.now(UTC) + expires_in
+    )
+    return Envelope.wrap(data).model_dump_json().encode()
+
+
+async def dead_lettered(
+    message_id: str, timeout: float = 5.0
+) -> aio_pika.abc.AbstractIncomingMessage:
+    """Wait for the message with ``message_id`` in the dead-letter queue of tasks.sessions
+    (other messages found there, left by earlier runs, are removed)."""
+    connection = await aio_pika.connect(os.environ["RABBITMQ_URL"])
+    async with connection, asyncio.timeout(timeout):
+        channel = await connection.channel()
+        queue = await channel.get_queue(TASKS_SESSION_EVENTS.dead_letter_queue)
+        while True:
+            message = await queue.get(no_ack=True, fail=False)
+            if message is None:
+                await asyncio.sleep(0.05)
+            elif message.message_id == message_id:
+                return message
+
+
+async def test_logging_out_ends_the_session_here_within_moments(
+    client: httpx.AsyncClient, auth: httpx.AsyncClient, alice: Account
+) -> None:
+    """Auth's relay publishes session.revoked to the broker; this service's subscriber
+    stores it; the old token is refused (the pinned goal is within a second)."""
+    assert (await client.get("/api/tasks", headers=alice.headers)).status_code == 200
+
+    logout = await auth.delete("/api/session", headers=alice.headers)
+    assert logout.status_code == 204
+    took = await wait_until_refused(client, alice.access_token)
+
+    assert took < 5
+    refused = await client.get("/api/tasks", headers=alice.headers)
+    assert refused.json()["message"] == "This session has ended; log in again"
+    # Only that session ended: a new login works.
+    login = await auth.post("/api/session", json={"email": alice.email, "password": PASSWORD})
+    token = login.json()["access_token"]
+    assert (
+        await client.get("/api/tasks", headers={"Authorization": f"Bearer {token}"})
+    ).status_code == 200
+
+
+async def test_a_redelivered_revocation_changes_nothing(app: FastAPI) -> None:
+    session_id = uuid.uuid4()
+    body = revoked_event(session_id)
+
+    await publish(body, message_id="first")
+    await publish(body, message_id="again")
+    await wait_for_revoked(app, session_id)
+    await asyncio.sleep(0.2)
+
+    rows = await fetch_all(
+        app, "SELECT session_id FROM revoked_sessions WHERE session_id = :id", id=session_id
+    )
+    assert len(rows) == 1
+
+
+MALFORMED = {
+    "not JSON": b"\x00 definitely not json",
+    "not an envelope": b'{"session_id": "x"}',
+    "invalid payload": json.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "session.revoked",
+            "occurred_at": "2026-01-01T00:00:00Z",
+            "data": {"session_id": "not-a-uuid", "user_id": str(uuid.uuid4())},
+        }
+    ).encode(),
+    "unknown event type": json.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "session.hijacked",
+            "occurred_at": "2026-01-01T00:00:00Z",
+            "data": {},
+        }
+    ).encode(),
+    "another event on this key": Envelope.wrap(
+        UserRegistered(user_id=uuid.uuid4(), email="x@example.com", timezone="UTC")
+    )
+    .model_dump_json()
+    .encode(),
+}
+
+
+@pytest.mark.parametrize("body", MALFORMED.values(), ids=MALFORMED.keys())
+async def test_a_malformed_event_is_dead_lettered_and_the_subscriber_carries_on(
+    app: FastAPI, body: bytes
+) -> None:
+    message_id = f"malformed-{uuid.uuid4()}"
+    session_id = uuid.uuid4()
+
+    await publish(body, message_id=message_id)
+    rejected = await dead_lettered(message_id)
+    await publish(revoked_event(session_id), message_id=f"valid-{uuid.uuid4()}")
+    await wait_for_revoked(app, session_id)
+
+    assert rejected.body == body
+    deaths = rejected.headers["x-death"]
+    assert isinstance(deaths, list)
+    [death] = deaths
+    assert isinstance(death, dict)
+    assert death["queue"] == TASKS_SESSION_EVENTS.name
+    assert death["reason"] == "rejected"
+    assert (await app.state.session_events.readiness())["queue"] == TASKS_SESSION_EVENTS.name
+
+
+async def test_sessions_are_forgotten_once_their_tokens_are_long_expired(app: FastAPI) -> None:
+    now = datetime.now(UTC)
+    rows = {
+        "long expired": now - timedelta(hours=1),
+        "expired within the grace period": now - timedelta(minutes=1),
+        "live": now + timedelta(minutes=10),
+    }
+    ids = {name: uuid.uuid4() for name in rows}
+    for name, expires_at in rows.items():
+        await execute(
+            app,
+            "INSERT INTO revoked_sessions (session_id, expires_at) VALUES (:id, :at)",
+            id=ids[name],
+            at=expires_at,
+        )
+
+    deleted = await app.state.session_events.delete_expired()
+
+    assert deleted >= 1
+    kept = {row["session_id"] for row in await fetch_all(app, "SELECT * FROM revoked_sessions")}
+    assert ids["long expired"] not in kept
+    assert {ids["expired within the grace period"], ids["live"]} <= kept
+
+
+@pytest.fixture
+async def proxy() -> AsyncIterator[TcpProxy]:
+    proxy = TcpProxy("127.0.0.1", 5672)
+    yield proxy
+    await proxy.cut()
+
+
+@pytest.fixture
+async def app_without_broker(
+    app: FastAPI, auth_app: FastAPI, proxy: TcpProxy
+) -> AsyncIterator[FastAPI]:
+    """A second replica whose only way to RabbitMQ is the proxy, which is down at its start.
+    The shared app's subscriber and relay are paused meanwhile: as another replica, they
+    would take this one's events and publish its outbox rows."""
+    url = os.environ["RABBITMQ_URL"].replace(":5672", f":{proxy.port}")
+    await app.state.session_events.stop()
+    await app.state.relay.stop()
+    try:
+        async with jwks_client(auth_app) as keys_client:
+            application = create_app(make_settings(rabbitmq_url=url), jwks_client=keys_client)
+            async with LifespanManager(application):
+                yield application
+    finally:
+        await app.state.relay.start()
+        await app.state.session_events.start()
+
+
+async def test_the_service_serves_without_the_broker_and_subscribes_once_it_is_back(
+    app_without_broker: FastAPI, proxy: TcpProxy, auth: httpx.AsyncClient, alice: Account
+) -> None:
+    transport = httpx.ASGITransport(app=app_without_broker)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        created = await client.post("/api/tasks", json={"title": "Offline"}, headers=alice.headers)
+        done = await client.patch(
+            f"/api/tasks/{created.json()['id']}", json={"status": "done"}, headers=alice.headers
+        )
+        unready_broker = await client.get("/readyz")
+
+        assert created.status_code == 201
+        assert done.status_code == 200
+        assert unready_broker.status_code == 200  # the database is what readiness requires
+        checks = unready_broker.json()["checks"]
+        assert checks["session_events"]["status"] == "down"
+        assert checks["outbox"]["broker"] == "down"
+        assert checks["outbox"]["pending"] == 1
+
+        await proxy.start()
+        async with asyncio.timeout(10):
+            while (await client.get("/readyz")).json()["checks"]["session_events"][
+                "status"
+            ] != "up":
+                await asyncio.sleep(0.1)
+
+        assert (await auth.delete("/api/session", headers=alice.headers)).status_code == 204
+        await wait_until_refused(client, alice.access_token)

@@ -1,0 +1,164 @@
+"""Completing a task announces it through the outbox, in the transaction of the change."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.support.rabbitmq import observe_events
+from tracker_contracts import TaskCompleted, parse_envelope
+from tracker_runtime.outbox import add_event
+
+from ..support import BASE_URL, Account, fetch_all
+
+
+async def new_task(client: httpx.AsyncClient, account: Account, title: str) -> dict[str, Any]:
+    response = await client.post("/api/tasks", json={"title": title}, headers=account.headers)
+    assert response.status_code == 201
+    task: dict[str, Any] = response.json()
+    return task
+
+
+async def set_status(
+    client: httpx.AsyncClient, account: Account, task_id: str, status: str
+) -> dict[str, Any]:
+    response = await client.patch(
+        f"/api/tasks/{task_id}", json={"status": status}, headers=account.headers
+    )
+    assert response.status_code == 200, response.text
+    task: dict[str, Any] = response.json()
+    return task
+
+
+def completed_task_id(body: bytes) -> str | None:
+    data = parse_envelope(body).data
+    return str(data.task_id) if isinstance(data, TaskCompleted) else None
+
+
+async def outbox_events(app: FastAPI) -> list[dict[str, Any]]:
+    return await fetch_all(app, "SELECT event_type, payload FROM outbox ORDER BY id")
+
+
+async def test_completing_publishes_one_task_completed(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    task = await new_task(client, alice, "Write the report")
+
+    async with observe_events("task.completed") as observed:
+        response = await client.patch(
+            f"/api/tasks/{task['id']}", json={"status": "done"}, headers=alice.headers
+        )
+        await observed.wait_for(1, timeout=10)
+        await asyncio.sleep(0.3)  # time for a duplicate to show up, if there were one
+
+    done = response.json()
+    # Only this task's events: the test vhost is shared with other suites.
+    [message] = [m for m in observed.messages if completed_task_id(m.body) == task["id"]]
+    envelope = parse_envelope(message.body)
+    assert isinstance(envelope.data, TaskCompleted)
+    assert envelope.data == TaskCompleted(
+        task_id=uuid.UUID(task["id"]),
+        user_id=uuid.UUID(alice.id),
+        title="Write the report",
+        completed_at=done["completed_at"],
+    )
+    assert message.message_id == str(envelope.event_id)
+    assert message.content_type == "application/json"
+    assert message.routing_key == "task.completed"
+    assert message.headers["x-request-id"] == response.headers["x-request-id"]
+
+
+async def test_only_the_step_from_open_to_done_is_announced(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    task = await new_task(client, alice, "Water the plants")
+
+    first = await set_status(client, alice, task["id"], "done")
+    await set_status(client, alice, task["id"], "done")  # done→done: nothing new
+    after_repeat = await outbox_events(app)
+    await set_status(client, alice, task["id"], "open")  # reopening: no event
+    after_reopen = await outbox_events(app)
+    second = await set_status(client, alice, task["id"], "done")
+    events = await outbox_events(app)
+
+    assert len(after_repeat) == len(after_reopen) == 1
+    assert [event["event_type"] for event in events] == ["task.completed", "task.completed"]
+    stamps = [event["payload"]["data"]["completed_at"] for event in events]
+    assert [TaskCompleted.model_validate(event["payload"]["data"]) for event in events]
+    assert stamps[0] != stamps[1]
+    assert first["completed_at"] != second["completed_at"]
+
+
+async def test_other_changes_announce_nothing(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    task = await new_task(client, alice, "Plan")
+    await client.patch(
+        f"/api/tasks/{task['id']}",
+        json={"title": "Plan the trip", "description": "Train"},
+        headers=alice.headers,
+    )
+    await client.delete(f"/api/tasks/{task['id']}", headers=alice.headers)
+
+    assert await outbox_events(app) == []
+
+
+async def test_the_event_carries_the_title_of_the_same_change(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    task = await new_task(client, alice, "Draft")
+
+    await client.patch(
+        f"/api/tasks/{task['id']}", json={"title": "Final", "status": "done"}, headers=alice.headers
+    )
+
+    [event] = await outbox_events(app)
+    assert event["payload"]["data"]["title"] == "Final"
+
+
+@pytest.fixture
+async def raw_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that gets the 500 answer instead of the app's exception."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+        yield http
+
+
+class Injected(RuntimeError):
+    pass
+
+
+@pytest.mark.parametrize("when", ["instead of the outbox insert", "after the outbox insert"])
+async def test_the_change_and_its_event_are_stored_together_or_not_at_all(
+    app: FastAPI,
+    raw_client: httpx.AsyncClient,
+    alice: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    when: str,
+) -> None:
+    task = await new_task(raw_client, alice, "Fragile")
+
+    async def failing_add_event(*args: Any, **kwargs: Any) -> Any:
+        if when == "after the outbox insert":
+            await add_event(*args, **kwargs)
+        raise Injected(when)
+
+    monkeypatch.setattr("tracker_tasks.tasks.service.add_event", failing_add_event)
+    response = await raw_client.patch(
+        f"/api/tasks/{task['id']}", json={"status": "done"}, headers=alice.headers
+    )
+    monkeypatch.undo()
+
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal server error"}
+    stored = await fetch_all(app, "SELECT status, completed_at, version FROM tasks")
+    assert stored == [{"status": "open", "completed_at": None, "version": 1}]
+    assert await outbox_events(app) == []
+
+    # The control: without the failure, both are stored.
+    await set_status(raw_client, alice, task["id"], "done")
+    assert len(await outbox_events(app)) == 1

@@ -1,0 +1,35 @@
+import asyncio
+
+import httpx
+
+
+async def test_healthz_answers_while_the_process_lives(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_reports_the_database_the_outbox_and_the_subscriber(
+    client: httpx.AsyncClient,
+) -> None:
+    async with asyncio.timeout(5):  # the subscriber connects in the background at start
+        while (response := await client.get("/readyz")).json()["checks"]["session_events"][
+            "status"
+        ] != "up":
+            await asyncio.sleep(0.05)
+
+    assert response.status_code == 200
+    checks = response.json()["checks"]
+    assert checks["database"]["status"] == "up"
+    assert checks["outbox"]["status"] == "up"
+    assert checks["outbox"]["pending"] == 0
+    assert checks["session_events"] == {"status": "up", "queue": "tasks.sessions"}
+
+
+async def test_the_openapi_description_is_served(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    docs = await client.get("/docs")
+
+    assert docs.status_code == 200
+    assert {"/api/tasks", "/api/tasks/{task_id}", "/internal/summaries"} <= set(schema["paths"])
