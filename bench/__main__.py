@@ -10,7 +10,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from bench import auth, relay
+from bench import auth, mail, relay
 from bench.progress import say
 from bench.report import ScenarioReport, render
 
@@ -19,6 +19,7 @@ Scenario = Callable[[], ScenarioReport]
 SCENARIOS: dict[str, Scenario] = {
     auth.NAME: auth.run,
     relay.NAME: relay.run,
+    mail.NAME: mail.run,
 }
 
 

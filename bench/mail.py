@@ -1,0 +1,207 @@
+"""From a registration's commit to its welcome mail being accepted by the SMTP server.
+
+A steady 50 registrations per second go to a real auth service; its relay publishes
+``user.registered``, a real notifier worker (Celery) consumes it and sends the mail over
+SMTP to a catcher in this process, which notes when it accepted each one. The latency of a
+mail is its acceptance time minus the user's ``created_at`` in auth's database.
+
+Password hashing is set cheaper here (it is not part of the measured path, and at full
+cost 50 registrations per second would take most of this machine's two cores from the
+worker being measured); the output says so.
+"""
+
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiosmtpd.controller import Controller
+
+from bench.database import truncate
+from bench.progress import say
+from bench.report import ScenarioReport
+from bench.services import (
+    RESULTS,
+    ROOT,
+    ServiceError,
+    free_port,
+    run_python_module,
+    uvicorn_service,
+)
+from scripts.mail_catcher import MailCatcher
+from tests.support.rabbitmq import ensure_rabbitmq_vhost, purge_queues
+from tracker_contracts.tasks import NOTIFIER_TASK_QUEUE
+from tracker_contracts.topology import NOTIFIER_EVENTS
+from tracker_runtime.database import libpq_dsn
+
+NAME = "mail"
+AUTH_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_auth_bench"
+NOTIFIER_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tracker_notifier_bench"
+RABBITMQ_URL = "amqp://guest:guest@localhost:5672/tracker-bench"
+RATE = int(os.environ.get("BENCH_MAIL_RATE", "50"))
+SECONDS = int(os.environ.get("BENCH_MAIL_SECONDS", "20"))
+GOAL_P99_S = 1.0
+CONCURRENCY = int(os.environ.get("BENCH_MAIL_CONCURRENCY", "2"))
+
+
+class TimingCatcher(MailCatcher):
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.accepted: dict[str, float] = {}
+
+    def received(self, recipients: list[str], content: bytes, session: Any) -> None:
+        now = time.time()
+        for recipient in recipients:
+            self.accepted.setdefault(recipient, now)
+
+
+async def _register_steadily(base_url: str) -> tuple[list[str], float]:
+    """POST /api/user at RATE per second for SECONDS; the emails and the achieved rate."""
+    emails = [f"mail-bench-{n}@example.com" for n in range(RATE * SECONDS)]
+    failures: list[str] = []
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+
+        async def register(email: str) -> None:
+            response = await client.post(
+                "/api/user", json={"email": email, "password": "bench-password-123"}
+            )
+            if response.status_code != 200:
+                failures.append(f"{email}: {response.status_code}")
+
+        started = time.monotonic()
+        pending = []
+        for number, email in enumerate(emails):
+            await asyncio.sleep(max(0.0, started + number / RATE - time.monotonic()))
+            pending.append(asyncio.create_task(register(email)))
+        await asyncio.gather(*pending)
+        elapsed = time.monotonic() - started
+    if failures:
+        raise ServiceError(f"{len(failures)} registrations failed, e.g. {failures[:3]}")
+    return emails, len(emails) / elapsed
+
+
+async def _created_at(emails: list[str]) -> dict[str, float]:
+    connection = await asyncpg.connect(libpq_dsn(AUTH_DATABASE_URL))
+    try:
+        rows = await connection.fetch(
+            "SELECT email, extract(epoch FROM created_at) AS at FROM users WHERE email = ANY($1)",
+            emails,
+        )
+    finally:
+        await connection.close()
+    return {row["email"]: float(row["at"]) for row in rows}
+
+
+def _start_worker(environment: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    command = [
+        *(sys.executable, "-m", "celery", "-A", "tracker_notifier.worker", "worker"),
+        *(f"--concurrency={CONCURRENCY}", "-Q", NOTIFIER_TASK_QUEUE, "-n", "notifier-bench@%h"),
+        *("--without-mingle", "--without-gossip", "--without-heartbeat"),
+    ]
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            command,
+            env={**os.environ, **environment},
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def run() -> ScenarioReport:
+    ensure_rabbitmq_vhost(RABBITMQ_URL)
+    catcher = TimingCatcher()
+    smtp_port = free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-mail-") as keys_dir:
+        environment = {
+            "ENVIRONMENT": "development",
+            "LOG_LEVEL": "WARNING",
+            "RABBITMQ_URL": RABBITMQ_URL,
+            "AUTH_DATABASE_URL": AUTH_DATABASE_URL,
+            "AUTH_COOKIE_SECURE": "false",
+            "AUTH_DEVELOPMENT_KEYS_DIR": keys_dir,
+            "AUTH_PASSWORD_MEMORY_COST_KIB": "8192",
+            "AUTH_PASSWORD_TIME_COST": "1",
+            "NOTIFIER_DATABASE_URL": NOTIFIER_DATABASE_URL,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp_port),
+        }
+        say("mail: preparing the auth and notifier bench databases")
+        run_python_module("tracker_auth.prestart", environment)
+        run_python_module("tracker_notifier.prestart", environment)
+        truncate(AUTH_DATABASE_URL, ("users", "sessions", "refresh_tokens", "outbox"))
+        truncate(NOTIFIER_DATABASE_URL, ("deliveries", "processed_events", "recipients"))
+        purge_queues(RABBITMQ_URL, [NOTIFIER_EVENTS.name, NOTIFIER_TASK_QUEUE])
+
+        controller = Controller(catcher, hostname="127.0.0.1", port=smtp_port)
+        controller.start()
+        worker = _start_worker(environment, RESULTS / "mail-worker.log")
+        try:
+            with uvicorn_service("mail-auth", "tracker_auth.main:create_app", environment) as auth:
+                say(f"mail: {RATE} registrations per second for {SECONDS} s")
+                emails, achieved = asyncio.run(_register_steadily(auth.base_url))
+                deadline = time.monotonic() + 60
+                while len(catcher.accepted) < len(emails) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                created = asyncio.run(_created_at(emails))
+        finally:
+            _stop_worker(worker)
+            controller.stop()
+
+    latencies = [catcher.accepted[e] - created[e] for e in emails if e in catcher.accepted]
+    missing = len(emails) - len(latencies)
+    p50, p99 = _percentile(latencies, 0.50), _percentile(latencies, 0.99)
+    met = p99 < GOAL_P99_S and missing == 0
+    figures = {
+        "registrations": len(emails),
+        "registrations_per_s": round(achieved, 1),
+        "mails_accepted": len(latencies),
+        "mails_missing_after_60_s": missing,
+        "latency_p50_ms": round(p50 * 1000, 1),
+        "latency_p99_ms": round(p99 * 1000, 1),
+        "latency_max_ms": round(max(latencies) * 1000, 1),
+        "latency_mean_ms": round(statistics.fmean(latencies) * 1000, 1),
+        "goal": {"p99_below_s": GOAL_P99_S, "met": met},
+    }
+    return ScenarioReport(
+        name=NAME,
+        title="registration commit to welcome mail accepted by SMTP",
+        figures=figures,
+        settings={
+            "rate_per_s": RATE,
+            "seconds": SECONDS,
+            "password_hashing": "argon2id m=8 MiB t=1 (cheaper than production on purpose)",
+            "worker_concurrency": CONCURRENCY,
+        },
+        notes=[
+            f"{len(emails)} registrations at {achieved:.1f}/s; {len(latencies)} mails accepted"
+            + (f", {missing} missing" if missing else ""),
+            f"commit -> mail accepted: p50 {figures['latency_p50_ms']} ms, "
+            f"p99 {figures['latency_p99_ms']} ms, max {figures['latency_max_ms']} ms",
+            f"goal (p99 < {GOAL_P99_S:.0f} s): " + ("goal met" if met else "goal missed"),
+        ],
+    )
