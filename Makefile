@@ -8,12 +8,13 @@ UV_VERSION := 0.13.8
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 RUN := $(UV) run --frozen
-SYSTEM_PACKAGES := nginx=nginx-light wrk=wrk
+SYSTEM_PACKAGES := nginx=nginx-light wrk=wrk chromium=chromium npm=npm
+FRONTEND := services/frontend
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
 
-.PHONY: help install dev test lint typecheck pytest bench schemas clean
+.PHONY: help install dev test lint typecheck pytest bench schemas clean frontend
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,22 +23,30 @@ $(UV):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-install: $(UV) ## Install what is missing: uv, Python dependencies, nginx, wrk
+install: $(UV) ## Install what is missing: uv, Python and npm dependencies, nginx, Chromium
 	@scripts/ensure-system-packages.sh $(SYSTEM_PACKAGES)
 	$(UV) sync --locked --all-packages
+	@$(MAKE) --no-print-directory $(FRONTEND)/node_modules/.package-lock.json
+
+# npm ci rewrites node_modules/.package-lock.json: this runs again only when the lock changes.
+$(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json
+	npm ci --prefix $(FRONTEND) --no-audit --no-fund
+
+frontend: install ## Build the web app into services/frontend/dist
+	$(RUN) python $(FRONTEND)/build.py
 
 .env:
 	cp .env.example .env
 	@echo "created .env from .env.example"
 
-dev: install .env ## Run every service, the gateway and the mail catcher (Ctrl-C stops all)
+dev: install .env frontend ## Run every service, the gateway and the mail catcher (Ctrl-C stops all)
 	$(RUN) python -m tracker_auth.prestart
 	$(RUN) python -m tracker_tasks.prestart
 	$(RUN) python -m tracker_notifier.prestart
 	$(RUN) --env-file .env python scripts/render_gateway.py .run/gateway
 	$(RUN) honcho start -f Procfile
 
-test: install ## Run every check and test, as CI does
+test: install frontend ## Run every check and test, as CI does
 	$(MAKE) --no-print-directory lint typecheck pytest
 
 lint:
@@ -58,4 +67,5 @@ schemas: install ## Export the events' JSON Schemas and AsyncAPI description int
 	$(RUN) python -m tracker_runtime.asyncapi docs/events/asyncapi.json
 
 clean: ## Remove local state: tools, virtualenv, caches, runtime files
-	rm -rf $(TOOLS) .venv .run .mypy_cache .ruff_cache .pytest_cache test-artifacts
+	rm -rf $(TOOLS) .venv .run .mypy_cache .ruff_cache .pytest_cache test-artifacts \
+		$(FRONTEND)/node_modules $(FRONTEND)/dist

@@ -102,6 +102,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         env["RABBITMQ_URL"],
         [NOTIFIER_EVENTS.name, NOTIFIER_TASK_QUEUE, TASKS_SESSION_EVENTS.name],
     )
+    subprocess.run([python, "services/frontend/build.py"], cwd=ROOT, check=True)
     subprocess.run(
         [python, "scripts/render_gateway.py", environment["GATEWAY_RUN_DIR"]],
         env=env,

@@ -41,6 +41,9 @@ class RemoteKeySet:
         unknown = kid not in self._keys
         if (stale or unknown) and now - self._attempted_at >= self._min_refresh_interval:
             await self._refresh()
+        elif unknown and self._lock.locked():
+            async with self._lock:  # a fetch is under way: wait for the keys it brings
+                pass
         if not self._keys:
             raise APIError(503, "Cannot verify tokens right now; try again shortly")
         return self._keys.get(kid)
