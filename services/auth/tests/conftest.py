@@ -50,7 +50,7 @@ def settings(keys_dir: Path) -> Settings:
     return make_settings(keys_dir)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with LifespanManager(application):

@@ -83,7 +83,7 @@ def settings() -> Settings:
     return make_settings()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def auth_app(auth_settings: AuthSettings) -> AsyncIterator[FastAPI]:
     application = create_auth_app(auth_settings)
     async with LifespanManager(application):
@@ -108,7 +108,9 @@ async def purge_session_events() -> None:
         await (await channel.get_queue(TASKS_SESSION_EVENTS.name)).purge()
 
 
-@pytest.fixture(scope="session")
+# Package scope: the app's subscriber must stop consuming tasks.sessions once these tests
+# are done, or it would take revocations meant for the end-to-end stack that runs later.
+@pytest.fixture(scope="package")
 async def app(settings: Settings, auth_app: FastAPI) -> AsyncIterator[FastAPI]:
     await purge_session_events()
     async with jwks_client(auth_app) as keys_client:
