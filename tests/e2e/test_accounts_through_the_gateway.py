@@ -1,5 +1,6 @@
 """The account flow a person meets, over HTTP through nginx, as `make dev` serves it."""
 
+import time
 import uuid
 
 import httpx
@@ -87,7 +88,10 @@ def test_the_request_id_reaches_the_service(stack: Stack) -> None:
     response = httpx.get(f"{stack.gateway}/api/user", headers={"X-Request-ID": "trace-me-123"})
 
     assert response.headers["x-request-id"] == "trace-me-123"
-    assert "trace-me-123" in stack.log.read_text()
+    deadline = time.monotonic() + 10  # honcho relays the service's log line asynchronously
+    while "trace-me-123" not in stack.log.read_text():
+        assert time.monotonic() < deadline, "the service never logged the request id"
+        time.sleep(0.05)
 
 
 def test_unknown_api_paths_and_oversized_bodies_get_json_errors(stack: Stack) -> None:
