@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,6 +29,8 @@ from faststream.rabbit import RabbitBroker
 from sqlalchemy import Row, Table, func, select, update
 
 from tracker_contracts import EVENTS_EXCHANGE
+from tracker_runtime.background import BackgroundLoops
+from tracker_runtime.backoff import backoff_delay
 from tracker_runtime.database import Database, libpq_dsn
 from tracker_runtime.messaging import EXCHANGES_BY_NAME, declare_topology
 from tracker_runtime.outbox import NOTIFY_CHANNEL
@@ -68,25 +69,17 @@ class OutboxRelay:
         self._confirm_timeout = confirm_timeout
         self._retention = retention
         self._wakeup = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops = BackgroundLoops()
         self._broker_ready = False
         self.published_total = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._listen(), name="outbox-listen"),
-            asyncio.create_task(self._run(), name="outbox-relay"),
-        ]
+        self._loops.start({"outbox-listen": self._listen(), "outbox-relay": self._run()})
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await self._loops.cancel()
         self._broker_ready = False
         with contextlib.suppress(Exception):
             await self._broker.stop()
@@ -131,7 +124,7 @@ class OutboxRelay:
                 raise
             except Exception as error:  # the relay must outlive any outage
                 failures += 1
-                delay = min(self._max_backoff, 0.25 * 2**failures) * random.uniform(0.5, 1.0)  # noqa: S311
+                delay = backoff_delay(failures, base=0.5, cap=self._max_backoff)
                 await self._log_outage(error, delay)
                 await asyncio.sleep(delay)
                 continue

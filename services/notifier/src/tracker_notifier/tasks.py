@@ -3,7 +3,6 @@ idempotent: with late acks any of them may run again after a worker dies."""
 
 import json
 import logging
-import random
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -17,6 +16,7 @@ from tracker_notifier.deliveries.service import AcceptedButNotRecorded, Outcome
 from tracker_notifier.events import service as events
 from tracker_notifier.task_names import HANDLE_EVENT, SEND_DELIVERY
 from tracker_notifier.worker import app
+from tracker_runtime.backoff import backoff_delay
 
 logger = logging.getLogger("tracker.notifier.tasks")
 
@@ -34,8 +34,7 @@ def task(name: str) -> Callable[[F], Any]:
 
 
 def outage_delay(retries: int) -> float:
-    ceiling = min(OUTAGE_MAX_DELAY, 2.0 * 2**retries)
-    return max(1.0, random.uniform(ceiling / 2, ceiling))  # noqa: S311 (jitter)
+    return backoff_delay(retries + 2, base=1.0, cap=OUTAGE_MAX_DELAY, floor=1.0)
 
 
 def send_delivery_task_id(delivery_id: int) -> str:

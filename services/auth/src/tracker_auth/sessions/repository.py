@@ -6,6 +6,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracker_auth.sessions.models import AuthSession, LoginThrottle, RefreshToken
+from tracker_auth.users.models import User
 
 
 async def add_session(db: AsyncSession, *, user_id: uuid.UUID, expires_at: datetime) -> AuthSession:
@@ -24,17 +25,19 @@ async def add_refresh_token(
 
 async def refresh_token_for_update(
     db: AsyncSession, digest: bytes
-) -> tuple[RefreshToken, AuthSession] | None:
-    """The token with this digest and its session, both locked until the transaction ends,
-    so that two concurrent presentations of one token are handled one after the other."""
+) -> tuple[RefreshToken, AuthSession, User] | None:
+    """The token with this digest, its session and user; the token and session stay locked
+    until the transaction ends, so that two concurrent presentations of one token are
+    handled one after the other."""
     statement = (
-        select(RefreshToken, AuthSession)
+        select(RefreshToken, AuthSession, User)
         .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+        .join(User, User.id == AuthSession.user_id)
         .where(RefreshToken.token_hash == digest)
-        .with_for_update()
+        .with_for_update(of=(RefreshToken, AuthSession))
     )
     row = (await db.execute(statement)).one_or_none()
-    return (row[0], row[1]) if row else None
+    return (row[0], row[1], row[2]) if row else None
 
 
 async def session_by_refresh_digest(db: AsyncSession, digest: bytes) -> AuthSession | None:

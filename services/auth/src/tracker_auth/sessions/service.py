@@ -110,7 +110,7 @@ async def refresh(db: AsyncSession, ctx: AuthContext, presented: str) -> tuple[U
     found = await repository.refresh_token_for_update(db, refresh_token_digest(presented))
     if found is None:
         raise APIError(401, "Unknown refresh token")
-    token, session = found
+    token, session, user = found
     if session.revoked_at is not None:
         raise APIError(401, "This session has ended; log in again")
     if token.rotated_at is not None:
@@ -121,9 +121,6 @@ async def refresh(db: AsyncSession, ctx: AuthContext, presented: str) -> tuple[U
         raise APIError(401, "The session expired; log in again")
 
     token.rotated_at = now
-    user = await users.by_live_session(db, session.id, now)
-    if user is None:
-        raise APIError(401, "This session has ended; log in again")
     return user, await _mint(db, ctx, session, now)
 
 

@@ -20,7 +20,6 @@ server never saw the message, and after 4 the delivery is ``sent`` and skipped.
 """
 
 import logging
-import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -34,6 +33,7 @@ from tracker_notifier.deliveries import repository
 from tracker_notifier.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
 from tracker_notifier.mail import messages
 from tracker_notifier.mail.smtp import Mailer, PermanentMailError, TransientMailError
+from tracker_runtime.backoff import backoff_delay
 
 logger = logging.getLogger("tracker.notifier.deliveries")
 
@@ -67,11 +67,9 @@ class AcceptedButNotRecorded(Exception):
 
 
 def retry_delay(attempt: int, *, base: float, cap: float) -> float:
-    """Exponential backoff with jitter: about ``base * 2**(attempt-1)``, at most ``cap``,
-    drawn from its upper half so that retries of many mails spread out. Never below one
-    second (RabbitMQ's delayed delivery, which carries the retries, counts whole seconds)."""
-    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
-    return max(1.0, random.uniform(ceiling / 2, ceiling))  # noqa: S311 (jitter, not secrets)
+    """Backoff before resending a mail; never below one second, because RabbitMQ's delayed
+    delivery, which carries Celery's retries, counts whole seconds."""
+    return backoff_delay(attempt, base=base, cap=cap, floor=1.0)
 
 
 def render(delivery: Delivery, settings: Settings) -> messages.MailContent:

@@ -13,7 +13,6 @@ pause, and the queue's delivery limit dead-letters a message that never succeeds
 import asyncio
 import contextlib
 import logging
-import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +23,8 @@ from faststream.rabbit.annotations import RabbitMessage
 
 from tracker_contracts import SessionRevoked, parse_envelope
 from tracker_contracts.topology import TASKS_SESSION_EVENTS
+from tracker_runtime.background import BackgroundLoops
+from tracker_runtime.backoff import backoff_delay
 from tracker_runtime.database import Database
 from tracker_runtime.messaging import declare_topology, new_broker
 from tracker_tasks.revocations import repository
@@ -70,24 +71,21 @@ class SessionEventsConsumer:
             title=TASKS_SESSION_EVENTS.name,
             description="session.revoked: the tasks service refuses the session's tokens.",
         )(self.handle)
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops = BackgroundLoops()
         self._subscribed = False
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._subscribe(), name="session-events-subscribe"),
-            asyncio.create_task(self._clean_up_periodically(), name="revoked-sessions-cleanup"),
-        ]
+        self._loops.start(
+            {
+                "session-events-subscribe": self._subscribe(),
+                "revoked-sessions-cleanup": self._clean_up_periodically(),
+            }
+        )
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await self._loops.cancel()
         self._subscribed = False
         with contextlib.suppress(Exception):
             await self._broker.stop()
@@ -105,7 +103,7 @@ class SessionEventsConsumer:
                 raise
             except Exception as error:  # the service must outlive any broker outage
                 failures += 1
-                delay = min(self._max_backoff, 0.25 * 2**failures) * random.uniform(0.5, 1.0)  # noqa: S311
+                delay = backoff_delay(failures, base=0.5, cap=self._max_backoff)
                 logger.warning(
                     "cannot subscribe to %s, retrying in %.1fs: %s: %s",
                     TASKS_SESSION_EVENTS.name,
