@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -106,3 +107,16 @@ FORGED: dict[str, Forge] = {
     "missing sid": with_claims(sid=None),
     "malformed": lambda *_: "not-a-jwt",
 }
+
+
+async def assert_refused(client: httpx.AsyncClient, path: str, token: str) -> None:
+    """``GET path`` refuses the token both as a Bearer header and as the access cookie."""
+    client.cookies.clear()
+    as_bearer = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+    client.cookies.set("tt_access", token, path="/api")
+    as_cookie = await client.get(path)
+    client.cookies.clear()
+    for response in (as_bearer, as_cookie):
+        assert response.status_code == 401
+        assert response.json()["message"]
+        assert response.headers["www-authenticate"] == "Bearer"

@@ -6,7 +6,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.support.forged_tokens import FORGED, Forge, claims_of, with_claims
+from tests.support.forged_tokens import FORGED, Forge, assert_refused, claims_of, with_claims
 from tracker_auth.context import AuthContext
 
 from .support import Account
@@ -18,30 +18,17 @@ CASES: dict[str, Forge] = {
 }
 
 
-async def assert_refused(client: httpx.AsyncClient, token: str) -> None:
-    """The token is refused as a Bearer header and as the access cookie."""
-    client.cookies.clear()
-    as_bearer = await client.get("/api/user", headers={"Authorization": f"Bearer {token}"})
-    client.cookies.set("tt_access", token, path="/api")
-    as_cookie = await client.get("/api/user")
-
-    for response in (as_bearer, as_cookie):
-        assert response.status_code == 401
-        assert response.json()["message"]
-        assert response.headers["www-authenticate"] == "Bearer"
-
-
 @pytest.mark.parametrize("forge", CASES.values(), ids=CASES.keys())
 async def test_a_defective_token_is_refused(
     client: httpx.AsyncClient, context: AuthContext, account: Account, forge: Forge
 ) -> None:
-    await assert_refused(client, forge(context.signing_key, account.access_token))
+    await assert_refused(client, "/api/user", forge(context.signing_key, account.access_token))
 
 
 async def test_a_refresh_token_is_no_access_token(
     client: httpx.AsyncClient, account: Account
 ) -> None:
-    await assert_refused(client, client.cookies["tt_refresh"])
+    await assert_refused(client, "/api/user", client.cookies["tt_refresh"])
 
 
 async def test_the_genuine_token_is_accepted(

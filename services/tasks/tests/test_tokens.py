@@ -4,22 +4,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.support.forged_tokens import FORGED, Forge, with_claims
+from tests.support.forged_tokens import FORGED, Forge, assert_refused, with_claims
 from tracker_auth.keys import SigningKey
 
 from .support import NOTIFIER_SECRET, Account, bearer, service_token
-
-
-async def refused(client: httpx.AsyncClient, token: str) -> None:
-    """The token is refused as a Bearer header and as the access cookie."""
-    as_bearer = await client.get("/api/tasks", headers=bearer(token))
-    client.cookies.set("tt_access", token, path="/api")
-    as_cookie = await client.get("/api/tasks")
-    client.cookies.clear()
-    for response in (as_bearer, as_cookie):
-        assert response.status_code == 401
-        assert response.json()["message"]
-        assert response.headers["www-authenticate"] == "Bearer"
 
 
 @pytest.mark.parametrize("forge", FORGED.values(), ids=FORGED.keys())
@@ -28,19 +16,21 @@ async def test_a_defective_token_is_refused(
 ) -> None:
     key: SigningKey = auth_app.state.context.signing_key
 
-    await refused(client, forge(key, alice.access_token))
+    await assert_refused(client, "/api/tasks", forge(key, alice.access_token))
 
 
 async def test_a_refresh_token_is_no_access_token(
     client: httpx.AsyncClient, auth: httpx.AsyncClient, alice: Account
 ) -> None:
-    await refused(client, auth.cookies["tt_refresh"])
+    await assert_refused(client, "/api/tasks", auth.cookies["tt_refresh"])
 
 
 async def test_a_service_token_is_no_user_token(
     client: httpx.AsyncClient, auth: httpx.AsyncClient
 ) -> None:
-    await refused(client, await service_token(auth, "notifier", NOTIFIER_SECRET))
+    await assert_refused(
+        client, "/api/tasks", await service_token(auth, "notifier", NOTIFIER_SECRET)
+    )
 
 
 @pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer   ", "Token abc"])

@@ -79,7 +79,7 @@ class CrossSiteRequestGuard:
         origin = origin.lower()
         if origin in self.trusted_origins:
             return False
-        host = headers.get("x-forwarded-host") or headers.get("host") or ""
+        host = headers.get("host", "")
         return urlsplit(origin).netloc != host.lower()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -37,6 +37,18 @@ def outage_delay(retries: int) -> float:
     return backoff_delay(retries + 2, base=1.0, cap=OUTAGE_MAX_DELAY, floor=1.0)
 
 
+def retry_after_outage(task: Any, error: Exception, **options: Any) -> Exception:
+    """The retry to raise when a dependency (database, broker) is away: backed off, and
+    given up (dead-lettered) after :data:`OUTAGE_RETRIES`."""
+    retry: Exception = task.retry(
+        exc=error,
+        countdown=outage_delay(task.request.retries),
+        max_retries=OUTAGE_RETRIES,
+        **options,
+    )
+    return retry
+
+
 def send_delivery_task_id(delivery_id: int) -> str:
     return f"delivery-{delivery_id}"
 
@@ -60,11 +72,7 @@ def handle_event(self: Any, envelope: dict[str, Any], request: str | None = None
                 delivery_ids = events.handle_event(session, event, context.settings)
         except OperationalError as error:
             logger.warning("database unavailable, retrying: %s", error)
-            raise self.retry(
-                exc=error,
-                countdown=outage_delay(self.request.retries),
-                max_retries=OUTAGE_RETRIES,
-            ) from error
+            raise retry_after_outage(self, error) from error
         try:
             for delivery_id in delivery_ids:
                 enqueue_send(delivery_id, request)
@@ -72,11 +80,7 @@ def handle_event(self: Any, envelope: dict[str, Any], request: str | None = None
             # Stored but not enqueued: the retry finds the event in the inbox and enqueues
             # the deliveries no send task has touched.
             logger.warning("could not enqueue the mails, retrying: %s", error)
-            raise self.retry(
-                exc=error,
-                countdown=outage_delay(self.request.retries),
-                max_retries=OUTAGE_RETRIES,
-            ) from error
+            raise retry_after_outage(self, error) from error
 
 
 @task(SEND_DELIVERY)
@@ -94,21 +98,12 @@ def send_delivery(
             )
         except AcceptedButNotRecorded as error:
             logger.warning("mail accepted but not recorded; recording it later")
-            raise self.retry(
-                kwargs={
-                    "delivery_id": delivery_id,
-                    "accepted_at": error.sent_at.isoformat(),
-                    "request": request,
-                },
-                countdown=outage_delay(self.request.retries),
-                max_retries=OUTAGE_RETRIES,
+            accepted = {"accepted_at": error.sent_at.isoformat(), "request": request}
+            raise retry_after_outage(
+                self, error, kwargs={"delivery_id": delivery_id, **accepted}
             ) from error
         except OperationalError as error:
             logger.warning("database unavailable, retrying: %s", error)
-            raise self.retry(
-                exc=error,
-                countdown=outage_delay(self.request.retries),
-                max_retries=OUTAGE_RETRIES,
-            ) from error
+            raise retry_after_outage(self, error) from error
         if result.outcome is Outcome.RETRY and result.retry_in is not None:
             raise self.retry(countdown=result.retry_in)
