@@ -10,7 +10,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from bench import auth, mail, relay
+from bench import auth, digest, mail, relay
 from bench.progress import say
 from bench.report import ScenarioReport, render
 
@@ -20,6 +20,7 @@ SCENARIOS: dict[str, Scenario] = {
     auth.NAME: auth.run,
     relay.NAME: relay.run,
     mail.NAME: mail.run,
+    digest.NAME: digest.run,
 }
 
 

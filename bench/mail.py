@@ -12,13 +12,9 @@ worker being measured); the output says so.
 
 import asyncio
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -30,10 +26,11 @@ from bench.progress import say
 from bench.report import ScenarioReport
 from bench.services import (
     RESULTS,
-    ROOT,
     ServiceError,
     free_port,
     run_python_module,
+    start_notifier_worker,
+    stop_process_group,
     uvicorn_service,
 )
 from scripts.mail_catcher import MailCatcher
@@ -100,33 +97,6 @@ async def _created_at(emails: list[str]) -> dict[str, float]:
     return {row["email"]: float(row["at"]) for row in rows}
 
 
-def _start_worker(environment: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    command = [
-        *(sys.executable, "-m", "celery", "-A", "tracker_notifier.worker", "worker"),
-        *(f"--concurrency={CONCURRENCY}", "-Q", NOTIFIER_TASK_QUEUE, "-n", "notifier-bench@%h"),
-        *("--without-mingle", "--without-gossip", "--without-heartbeat"),
-    ]
-    with log.open("wb") as output:
-        return subprocess.Popen(
-            command,
-            env={**os.environ, **environment},
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
-
-
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -159,7 +129,9 @@ def run() -> ScenarioReport:
 
         controller = Controller(catcher, hostname="127.0.0.1", port=smtp_port)
         controller.start()
-        worker = _start_worker(environment, RESULTS / "mail-worker.log")
+        worker = start_notifier_worker(
+            environment, RESULTS / "mail-worker.log", concurrency=CONCURRENCY, name="notifier-bench"
+        )
         try:
             with uvicorn_service("mail-auth", "tracker_auth.main:create_app", environment) as auth:
                 say(f"mail: {RATE} registrations per second for {SECONDS} s")
@@ -169,7 +141,7 @@ def run() -> ScenarioReport:
                     time.sleep(0.2)
                 created = asyncio.run(_created_at(emails))
         finally:
-            _stop_worker(worker)
+            stop_process_group(worker)
             controller.stop()
 
     latencies = [catcher.accepted[e] - created[e] for e in emails if e in catcher.accepted]

@@ -1,6 +1,7 @@
 """Start a service under uvicorn on a free port, wait until it answers, always stop it."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from bench.progress import say
+from tracker_contracts.tasks import NOTIFIER_TASK_QUEUE
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -138,3 +140,34 @@ def uvicorn_service(
     finally:
         _stop(process)
         say(f"{name}: stopped uvicorn (pid {process.pid})")
+
+
+def start_notifier_worker(
+    environment: Mapping[str, str], log: Path, *, concurrency: int, name: str
+) -> subprocess.Popen[bytes]:
+    """The notifier's Celery worker as ``make dev`` runs it, in its own process group."""
+    command = [
+        *(sys.executable, "-m", "celery", "-A", "tracker_notifier.worker", "worker"),
+        *(f"--concurrency={concurrency}", "-Q", NOTIFIER_TASK_QUEUE, "-n", f"{name}@%h"),
+        *("--without-mingle", "--without-gossip", "--without-heartbeat"),
+    ]
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            command,
+            env={**os.environ, **environment},
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process and its children; SIGKILL them when they linger."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

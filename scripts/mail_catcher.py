@@ -13,7 +13,8 @@ import os
 import signal
 import threading
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ class MailCatcher:
 
     def received(self, recipients: list[str], content: bytes, session: Any) -> None:
         """Store and log one accepted mail."""
-        message = message_from_bytes(content, policy=policy.default)
+        message = BytesParser(policy=policy.default).parsebytes(content, headersonly=True)
         path = None
         if self.directory is not None:
             path = self.directory / f"{datetime.now(UTC):%Y%m%d-%H%M%S-%f}.eml"

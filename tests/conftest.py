@@ -1,6 +1,7 @@
 """The stack as `make dev` runs it (same prestart, gateway template and Procfile under
 honcho), on free ports and its own databases, for tests that go through the gateway."""
 
+import json
 import os
 import signal
 import socket
@@ -41,6 +42,10 @@ class Stack:
     log: Path
     mail: Path
     """Where the stack's mail catcher stores each message it receives."""
+
+    def url(self, service: str) -> str:
+        """The address of ``auth`` or ``tasks`` itself, behind the gateway."""
+        return f"http://{self.environment[f'{service.upper()}_UPSTREAM']}"
 
     def mails_to(self, address: str) -> list[EmailMessage]:
         messages = []
@@ -85,14 +90,23 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "TASKS_UPSTREAM": f"127.0.0.1:{tasks_port}",
         "TASKS_DATABASE_URL": TASKS_DATABASE,
         "TASKS_JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json",
+        "AUTH_SERVICE_CLIENTS": json.dumps(
+            {"notifier": {"secret": "dev-notifier-secret", "scopes": ["tasks:summaries"]}}
+        ),
         "NOTIFIER_DATABASE_URL": NOTIFIER_DATABASE,
+        "NOTIFIER_TASKS_URL": f"http://127.0.0.1:{tasks_port}",
+        "NOTIFIER_AUTH_URL": f"http://127.0.0.1:{auth_port}",
+        # Beat runs as in `make dev`, but ticks once a year: the tests choose their instants
+        # themselves (`make digest AT=...`), and a tick at the real time would mail their users.
+        "SCHEDULER_DIGEST_CRON": "0 0 1 1 *",
+        "SCHEDULER_DATA_DIR": str(run_dir / "scheduler"),
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(smtp_port),
         "MAIL_CATCHER_PORT": str(smtp_port),
         "MAIL_CATCHER_DIR": str(run_dir / "mail"),
     }
     env_file = run_dir / "stack.env"
-    env_file.write_text("".join(f"{key}={value}\n" for key, value in environment.items()))
+    env_file.write_text("".join(f"{key}='{value}'\n" for key, value in environment.items()))
     env = {**os.environ, **environment}
     python = sys.executable
     for service in ("tracker_auth", "tracker_tasks", "tracker_notifier"):

@@ -26,12 +26,17 @@ def test_production_refuses_insecure_cookies(tmp_path: Path) -> None:
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    production = {
+        "environment": "production",
+        "signing_key": pem.decode(),
+        "unsubscribe_secret": "Zp7c1-generated-unsubscribe-secret-40-chars",
+    }
     with pytest.raises(ValidationError, match="COOKIE_SECURE"):
-        make_settings(
-            tmp_path, environment="production", signing_key=pem.decode(), cookie_secure=False
-        )
+        make_settings(tmp_path, **production, cookie_secure=False)
+    with pytest.raises(ValidationError, match="UNSUBSCRIBE_SECRET"):
+        make_settings(tmp_path, **{**production, "unsubscribe_secret": "dev-unsubscribe-secret"})
 
-    settings = make_settings(tmp_path, environment="production", signing_key=pem.decode())
+    settings = make_settings(tmp_path, **production)
     assert load_signing_key(settings).private_key.public_key() is not None
 
 

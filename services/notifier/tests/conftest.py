@@ -30,7 +30,7 @@ TEST_DATABASE_URL = os.environ.get(
     "NOTIFIER_TEST_DATABASE_URL",
     "postgresql+psycopg://postgres@localhost:5432/tracker_notifier_test",
 )
-TABLES = ("processed_events", "recipients", "deliveries")
+TABLES = ("processed_events", "recipients", "deliveries", "digest_claims")
 """In the order the worker locks them, so that emptying them never deadlocks with it."""
 PUBLIC_URL = "https://tracker.example.org"
 MAIL_FROM = "task-tracker <no-reply@tracker.example.org>"

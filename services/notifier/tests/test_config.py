@@ -12,6 +12,8 @@ PRODUCTION = {
     "smtp_security": "starttls",
     "smtp_username": "tracker",
     "smtp_password": "a-long-generated-secret",
+    "client_secret": "k3Vq9-generated-client-secret-of-40-chars",
+    "unsubscribe_secret": "Zp7c1-generated-unsubscribe-secret-40-chars",
 }
 
 
@@ -57,6 +59,9 @@ def test_production_accepts_real_settings() -> None:
         ({"smtp_host": "localhost", "smtp_port": 1025}, "mail catcher"),
         ({"mail_from": "task-tracker <no-reply@localhost>"}, "MAIL_FROM"),
         ({"public_url": "http://localhost:8080"}, "PUBLIC_URL"),
+        ({"client_secret": "dev-notifier-secret"}, "NOTIFIER_CLIENT_SECRET"),
+        ({"unsubscribe_secret": "dev-unsubscribe-secret"}, "UNSUBSCRIBE_SECRET"),
+        ({"unsubscribe_secret": "short"}, "UNSUBSCRIBE_SECRET"),
     ],
 )
 def test_production_refuses_development_placeholders(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tracker_contracts.topology import CONSUMER_QUEUES, EXCHANGES, QUEUES, ConsumerQueue
-from tracker_notifier import topology
+from tracker_runtime import kombu_topology as topology
 from tracker_runtime.messaging import declare_topology as declare_with_aio_pika
 from tracker_runtime.messaging import new_broker
 

@@ -10,6 +10,7 @@ from tracker_contracts.events import (
     SessionRevoked,
     TaskCompleted,
     UserRegistered,
+    UserUpdated,
     event_data_model,
     parse_envelope,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "SessionRevoked",
     "TaskCompleted",
     "UserRegistered",
+    "UserUpdated",
     "event_data_model",
     "parse_envelope",
 ]

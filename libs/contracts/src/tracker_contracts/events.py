@@ -42,6 +42,19 @@ class UserRegistered(EventData):
     timezone: str = Field(description="IANA timezone name, e.g. Europe/Berlin")
 
 
+class UserUpdated(EventData):
+    """A person changed their account or mail preferences. Carries the whole state a
+    consumer may keep, so that the newest event alone is enough (compare ``occurred_at``)."""
+
+    EVENT_TYPE: ClassVar[EventType] = EventType.USER_UPDATED
+    VERSION: ClassVar[int] = 1
+
+    user_id: uuid.UUID
+    email: EmailStr
+    timezone: str = Field(description="IANA timezone name, e.g. Europe/Berlin")
+    digest_enabled: bool = Field(description="Whether the person wants the nightly digest")
+
+
 class SessionRevoked(EventData):
     """A session ended (logout or refresh-token reuse); its access tokens must be refused."""
 
@@ -68,7 +81,8 @@ class TaskCompleted(EventData):
 
 
 EVENT_MODELS: dict[EventType, type[EventData]] = {
-    model.EVENT_TYPE: model for model in (UserRegistered, SessionRevoked, TaskCompleted)
+    model.EVENT_TYPE: model
+    for model in (UserRegistered, UserUpdated, SessionRevoked, TaskCompleted)
 }
 
 DataT = TypeVar("DataT")

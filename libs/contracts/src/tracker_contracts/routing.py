@@ -13,5 +13,6 @@ class EventType(StrEnum):
     """Event types, named in the past tense. The routing key of an event is its type."""
 
     USER_REGISTERED = "user.registered"
+    USER_UPDATED = "user.updated"
     SESSION_REVOKED = "session.revoked"
     TASK_COMPLETED = "task.completed"

@@ -46,7 +46,7 @@ class ConsumerQueue:
 
 NOTIFIER_EVENTS = ConsumerQueue(
     name="notifier.events",
-    routing_keys=(EventType.USER_REGISTERED.value,),
+    routing_keys=(EventType.USER_REGISTERED.value, EventType.USER_UPDATED.value),
 )
 
 TASKS_SESSION_EVENTS = ConsumerQueue(

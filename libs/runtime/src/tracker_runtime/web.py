@@ -60,12 +60,19 @@ class CrossSiteRequestGuard:
     against login CSRF, which needs no cookie). A request is refused when the browser says
     it is cross-site (``Sec-Fetch-Site``) or names an ``Origin`` that is neither the public
     URL nor the host it was sent to. Requests carrying a Bearer token are exempt: a browser
-    never adds that header on its own, so they cannot be forged by another site.
+    never adds that header on its own, so they cannot be forged by another site. So are
+    ``cross_site_paths``: endpoints authenticated by a token in the URL, never by a cookie.
     """
 
-    def __init__(self, app: ASGIApp, trusted_origins: Iterable[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        trusted_origins: Iterable[str],
+        cross_site_paths: Iterable[str] = (),
+    ) -> None:
         self.app = app
         self.trusted_origins = frozenset(origin_of(origin) for origin in trusted_origins)
+        self.cross_site_paths = frozenset(cross_site_paths)
 
     def _is_cross_site(self, headers: Headers) -> bool:
         fetch_site = headers.get("sec-fetch-site")
@@ -83,7 +90,11 @@ class CrossSiteRequestGuard:
         return urlsplit(origin).netloc != host.lower()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in SAFE_METHODS
+            and scope["path"] not in self.cross_site_paths
+        ):
             headers = Headers(scope=scope)
             bearer = headers.get("authorization", "").lower().startswith("bearer ")
             if not bearer and self._is_cross_site(headers):
@@ -135,8 +146,12 @@ def health_router(
     return router
 
 
-def prepare_app(app: FastAPI, *, trusted_origins: Iterable[str]) -> None:
+def prepare_app(
+    app: FastAPI, *, trusted_origins: Iterable[str], cross_site_paths: Iterable[str] = ()
+) -> None:
     """Install the shared middleware and error handlers on a service's app."""
     install_error_handlers(app)
-    app.add_middleware(CrossSiteRequestGuard, trusted_origins=trusted_origins)
+    app.add_middleware(
+        CrossSiteRequestGuard, trusted_origins=trusted_origins, cross_site_paths=cross_site_paths
+    )
     app.add_middleware(RequestIdMiddleware)

@@ -10,6 +10,11 @@ from pydantic_settings import SettingsConfigDict
 
 from tracker_runtime.settings import ServiceSettings
 from tracker_runtime.timezones import validate_timezone
+from tracker_runtime.unsubscribe import (
+    DEVELOPMENT_SECRET,
+    UnsubscribeSecret,
+    check_production_secret,
+)
 
 
 class ServiceClient(BaseModel):
@@ -62,6 +67,8 @@ class Settings(ServiceSettings):
     login_max_failures_per_account: int = 10
     login_max_failures_per_ip: int = 100
 
+    unsubscribe_secret: UnsubscribeSecret = SecretStr(DEVELOPMENT_SECRET)
+
     password_memory_cost_kib: int = 19_456
     password_time_cost: int = 2
     password_hashing_threads: Annotated[int, Field(ge=1)] = 2
@@ -76,6 +83,7 @@ class Settings(ServiceSettings):
         if self.is_production:
             if self.signing_key is None and self.signing_key_file is None:
                 raise ValueError("set AUTH_SIGNING_KEY or AUTH_SIGNING_KEY_FILE in production")
+            check_production_secret(self.unsubscribe_secret)
             if not self.cookie_secure:
                 raise ValueError("AUTH_COOKIE_SECURE=false is for plain-HTTP development only")
             for client_id, client in self.service_clients.items():

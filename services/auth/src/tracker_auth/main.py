@@ -13,6 +13,7 @@ from tracker_auth.keys import load_signing_key
 from tracker_auth.passwords import PasswordHasher
 from tracker_auth.sessions.router import jwks_router
 from tracker_auth.sessions.router import router as sessions_router
+from tracker_auth.users import unsubscribe
 from tracker_auth.users.router import router as users_router
 from tracker_runtime.database import Database
 from tracker_runtime.logging import configure_logging
@@ -53,8 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         lifespan=lifespan,
     )
-    prepare_app(app, trusted_origins=[settings.public_url])
+    # The unsubscribe link is authenticated by its signed token, never by a cookie, and its
+    # one-click POST comes from a mail client, which is another site by nature.
+    prepare_app(app, trusted_origins=[settings.public_url], cross_site_paths=[unsubscribe.PATH])
     app.include_router(users_router)
+    app.include_router(unsubscribe.router)
     app.include_router(sessions_router)
     app.include_router(jwks_router)
     app.include_router(clients_router)

@@ -4,6 +4,7 @@ The names shared with operators are pinned (DESIGN.md section 6) and carry no pr
 the notifier's own knobs use the ``NOTIFIER_`` prefix.
 """
 
+from datetime import timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
 from enum import StrEnum
@@ -16,6 +17,11 @@ from pydantic_settings import SettingsConfigDict
 
 from tracker_runtime.settings import ServiceSettings
 from tracker_runtime.timezones import validate_timezone
+from tracker_runtime.unsubscribe import (
+    DEVELOPMENT_SECRET,
+    UnsubscribeSecret,
+    check_production_secret,
+)
 
 DEVELOPMENT_PASSWORDS = frozenset(
     {"", "changeme", "change-me", "change_me", "password", "secret", "dev", "development"}
@@ -60,6 +66,34 @@ class Settings(ServiceSettings):
     ] = 10.0
     retry_max_delay: Annotated[float, Field(ge=1)] = 1800.0
 
+    tasks_url: Annotated[
+        str, Field(description="Base URL of the tasks service's internal API (summaries).")
+    ] = "http://127.0.0.1:8002"
+    auth_url: Annotated[
+        str, Field(description="Base URL of the auth service, which issues service tokens.")
+    ] = "http://127.0.0.1:8001"
+    client_id: Annotated[str, Field(description="The notifier's client id at auth.")] = "notifier"
+    client_secret: Annotated[
+        SecretStr, Field(description="The notifier's client secret (AUTH_SERVICE_CLIENTS).")
+    ] = SecretStr("dev-notifier-secret")
+    http_timeout: Annotated[float, Field(gt=0, description="Seconds per internal HTTP call.")] = (
+        10.0
+    )
+    unsubscribe_secret: UnsubscribeSecret = SecretStr(DEVELOPMENT_SECRET)
+
+    digest_grace: Annotated[
+        timedelta,
+        Field(
+            gt=timedelta(0),
+            le=timedelta(hours=23),
+            description="How long after a user's midnight their digest may still go out: "
+            "ticks missed for less than this are caught up (ISO 8601 duration or seconds).",
+        ),
+    ] = timedelta(hours=6)
+    digest_batch_size: Annotated[
+        int, Field(ge=1, le=500, description="Users per summaries request and transaction.")
+    ] = 500
+
     @field_validator("default_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -90,6 +124,12 @@ class Settings(ServiceSettings):
             raise ValueError("NOTIFIER_RETRY_MAX_DELAY must not be below NOTIFIER_RETRY_BASE_DELAY")
         if not self.is_production:
             return self
+        check_production_secret(self.unsubscribe_secret)
+        secret = self.client_secret.get_secret_value()
+        if secret.startswith("dev-") or len(secret) < 32:
+            raise ValueError(
+                "NOTIFIER_CLIENT_SECRET needs a random value of at least 32 characters"
+            )
         if self.smtp_username is not None and (
             self.smtp_password is None
             or self.smtp_password.get_secret_value().lower() in DEVELOPMENT_PASSWORDS

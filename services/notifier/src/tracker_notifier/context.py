@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from tracker_notifier.config import Settings, get_settings
 from tracker_notifier.db import Database, new_engine
 from tracker_notifier.deliveries.service import DeliverySender
+from tracker_notifier.digest.summaries import SummariesClient
 from tracker_notifier.mail.smtp import Mailer, SmtpConfig
 from tracker_runtime.logging import request_id_var
 
@@ -21,6 +22,7 @@ class NotifierContext:
     settings: Settings
     database: Database
     mailer: Mailer
+    summaries: SummariesClient
     pid: int
 
     @classmethod
@@ -31,6 +33,7 @@ class NotifierContext:
                 new_engine(settings.database_url, pool_size=settings.database_pool_size)
             ),
             mailer=Mailer(SmtpConfig.from_settings(settings)),
+            summaries=SummariesClient(settings),
             pid=os.getpid(),
         )
 
@@ -40,6 +43,7 @@ class NotifierContext:
 
     def close(self) -> None:
         self.mailer.close()
+        self.summaries.close()
         self.database.dispose()
 
 

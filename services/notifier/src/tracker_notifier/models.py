@@ -2,7 +2,16 @@
 
 from tracker_notifier.db import Base
 from tracker_notifier.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
+from tracker_notifier.digest.models import DigestClaim
 from tracker_notifier.events.models import ProcessedEvent
 from tracker_notifier.recipients.models import Recipient
 
-__all__ = ["Base", "Delivery", "DeliveryKind", "DeliveryStatus", "ProcessedEvent", "Recipient"]
+__all__ = [
+    "Base",
+    "Delivery",
+    "DeliveryKind",
+    "DeliveryStatus",
+    "DigestClaim",
+    "ProcessedEvent",
+    "Recipient",
+]

@@ -11,10 +11,13 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy.exc import OperationalError
 
 from tracker_contracts import parse_envelope
-from tracker_notifier.context import get_context, request_context
+from tracker_contracts.tasks import DIGEST_TASK
+from tracker_notifier.context import NotifierContext, get_context, request_context
 from tracker_notifier.deliveries.service import AcceptedButNotRecorded, Outcome
+from tracker_notifier.digest.service import DigestRun, Progress
+from tracker_notifier.digest.summaries import SummariesUnavailable
 from tracker_notifier.events import service as events
-from tracker_notifier.task_names import HANDLE_EVENT, SEND_DELIVERY
+from tracker_notifier.task_names import HANDLE_EVENT, SEND_DELIVERIES, SEND_DELIVERY
 from tracker_notifier.worker import app
 from tracker_runtime.backoff import backoff_delay
 
@@ -24,12 +27,19 @@ OUTAGE_RETRIES = 40
 """Retries while the database is unreachable; with the delay capped at ten minutes this
 waits out an outage of several hours before the task is dead-lettered."""
 OUTAGE_MAX_DELAY = 600.0
+DIGEST_RETRIES = 5
+"""Retries of a tick that failed (tasks service or database away); the next scheduled tick
+catches up anyway, so a tick that keeps failing is dropped, not dead-lettered."""
+DIGEST_TIME_LIMIT = 3600
+SEND_CHUNK = 100
+"""Deliveries per batch send task: small enough to spread over the worker's processes."""
+SEND_BATCH_TIME_LIMIT = 1800
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def task(name: str) -> Callable[[F], Any]:
-    decorator: Callable[[F], Any] = app.task(name=name, bind=True, max_retries=None)
+def task(name: str, **options: Any) -> Callable[[F], Any]:
+    decorator: Callable[[F], Any] = app.task(name=name, bind=True, max_retries=None, **options)
     return decorator
 
 
@@ -53,11 +63,32 @@ def send_delivery_task_id(delivery_id: int) -> str:
     return f"delivery-{delivery_id}"
 
 
-def enqueue_send(delivery_id: int, request: str | None) -> None:
+def enqueue_send(delivery_id: int, request: str | None, countdown: float | None = None) -> None:
     send_delivery.apply_async(
         args=(delivery_id,),
         kwargs={"request": request},
         task_id=send_delivery_task_id(delivery_id),
+        countdown=countdown,
+    )
+
+
+def enqueue_sends(delivery_ids: list[int], request: str | None) -> None:
+    """Hand deliveries to the senders in chunks, each sent over one SMTP connection."""
+    for start in range(0, len(delivery_ids), SEND_CHUNK):
+        send_deliveries.apply_async(
+            args=(delivery_ids[start : start + SEND_CHUNK],), kwargs={"request": request}
+        )
+
+
+def digest_run(
+    context: NotifierContext, request: str | None = None, progress: Progress | None = None
+) -> DigestRun:
+    return DigestRun(
+        context.database,
+        context.summaries,
+        context.settings,
+        enqueue=lambda delivery_ids: enqueue_sends(delivery_ids, request),
+        progress=progress,
     )
 
 
@@ -107,3 +138,52 @@ def send_delivery(
             raise retry_after_outage(self, error) from error
         if result.outcome is Outcome.RETRY and result.retry_in is not None:
             raise self.retry(countdown=result.retry_in)
+
+
+@task(SEND_DELIVERIES, time_limit=SEND_BATCH_TIME_LIMIT)
+def send_deliveries(self: Any, delivery_ids: list[int], request: str | None = None) -> None:
+    """Send a batch of deliveries over the process's SMTP connection (see
+    ``DeliverySender.send_batch``). A delivery to retry gets its own ``send_delivery`` task
+    with its backoff; a batch the server could not take waits as a whole."""
+    with request_context(request):
+        context = get_context()
+        try:
+            batch = context.sender.send_batch(delivery_ids)
+        except AcceptedButNotRecorded as error:
+            send_delivery.apply_async(
+                args=(error.delivery_id,),
+                kwargs={"accepted_at": error.sent_at.isoformat(), "request": request},
+                countdown=outage_delay(0),
+            )
+            rest = delivery_ids[delivery_ids.index(error.delivery_id) + 1 :]
+            if not rest:
+                return
+            raise retry_after_outage(self, error, args=(rest,)) from error
+        except OperationalError as error:
+            logger.warning("database unavailable, retrying: %s", error)
+            raise retry_after_outage(self, error) from error
+        delay = 0.0
+        for delivery_id, result in batch.results.items():
+            if result.outcome is Outcome.RETRY and result.retry_in is not None:
+                enqueue_send(delivery_id, request, countdown=result.retry_in)
+                delay = max(delay, result.retry_in)
+        if batch.untried:
+            logger.warning("the mail server is in trouble; %d mails wait", len(batch.untried))
+            raise self.retry(args=(batch.untried,), countdown=delay or outage_delay(0))
+
+
+@task(DIGEST_TASK, time_limit=DIGEST_TIME_LIMIT)
+def digest(self: Any, at: str, request: str | None = None) -> None:
+    """One digest tick at the instant ``at`` (sent by the scheduler's beat, by name)."""
+    with request_context(request):
+        instant = datetime.fromisoformat(at)
+        try:
+            digest_run(get_context(), request).tick(instant)
+        except (SummariesUnavailable, OperationalError, KombuOperationalError, OSError) as error:
+            if self.request.retries >= DIGEST_RETRIES:
+                logger.error(
+                    "digest tick at %s failed for good, leaving it to the next: %s", at, error
+                )
+                return
+            logger.warning("digest tick at %s failed, retrying: %s", at, error)
+            raise self.retry(exc=error, countdown=outage_delay(self.request.retries)) from error

@@ -9,11 +9,10 @@ from typing import Any
 
 from celery import Celery, signals
 
-from tracker_contracts.tasks import NOTIFIER_TASK_QUEUE
 from tracker_notifier.config import Settings, get_settings
 from tracker_notifier.context import close_context
 from tracker_notifier.events.consumer import EventsConsumerStep
-from tracker_notifier.topology import TASK_QUEUE
+from tracker_runtime.kombu_topology import task_queue_settings
 from tracker_runtime.logging import configure_logging
 
 TASK_TIME_LIMIT = 300
@@ -23,19 +22,7 @@ CHATTY_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
 def create_app(settings: Settings) -> Celery:
     app = Celery("tracker_notifier", include=["tracker_notifier.tasks"])
     app.conf.update(
-        broker_url=settings.rabbitmq_url,
-        broker_connection_retry_on_startup=True,
-        # Every publish (a task handed over by the consumer step, a retry) waits for the
-        # broker's confirm, so "sent" means "stored by RabbitMQ".
-        broker_transport_options={"confirm_publish": True},
-        task_queues=[TASK_QUEUE],
-        task_default_queue=NOTIFIER_TASK_QUEUE,
-        task_default_exchange=NOTIFIER_TASK_QUEUE,
-        task_default_exchange_type="topic",
-        task_default_routing_key=NOTIFIER_TASK_QUEUE,
-        task_create_missing_queues=False,
-        task_serializer="json",
-        accept_content=["json"],
+        **task_queue_settings(settings.rabbitmq_url),
         task_ignore_result=True,
         # Late acks: a task interrupted by a dying worker is delivered again; tasks are
         # idempotent. A task that fails for good is rejected, hence dead-lettered.
@@ -45,9 +32,6 @@ def create_app(settings: Settings) -> Celery:
         task_time_limit=TASK_TIME_LIMIT,
         worker_prefetch_multiplier=1,
         worker_cancel_long_running_tasks_on_connection_loss=True,
-        worker_hijack_root_logger=False,
-        enable_utc=True,
-        timezone="UTC",
     )
     app.steps["consumer"].add(EventsConsumerStep)
     return app

@@ -1,10 +1,8 @@
 """Sending deliveries against the real database and a real SMTP server, without a worker."""
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import update
 
 from tracker_notifier.db import Database
@@ -12,19 +10,10 @@ from tracker_notifier.deliveries import repository
 from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
 from tracker_notifier.deliveries.service import DeliverySender, Outcome, retry_delay
 from tracker_notifier.events.service import handle_event
-from tracker_notifier.mail.smtp import Mailer, SmtpConfig
 
 from ..conftest import make_settings
 from ..events.test_service import registered
 from ..support import SmtpServer
-
-
-@pytest.fixture
-def sender(database: Database, smtp: SmtpServer) -> Iterator[DeliverySender]:
-    settings = make_settings(smtp_port=smtp.port, max_send_attempts=3)
-    mailer = Mailer(SmtpConfig.from_settings(settings))
-    yield DeliverySender(database, mailer, settings)
-    mailer.close()
 
 
 def new_delivery(database: Database, email: str = "ada@example.com") -> int:

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.utils import parsedate_to_datetime
 
 from tracker_notifier.mail import messages
@@ -9,13 +9,22 @@ from tracker_notifier.mail import messages
 SENDER = Address("task-tracker", addr_spec="no-reply@tracker.example.org")
 
 
+def received(message: Message) -> EmailMessage:
+    """The message as a mail client parses what the server received."""
+    parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
 def build(email: str) -> EmailMessage:
-    return messages.compose(
-        messages.welcome(email=email, public_url="https://tracker.example.org/?a=1&b=2"),
-        sender=SENDER,
-        to=email,
-        message_id=messages.new_message_id(SENDER),
-        date=datetime(2026, 5, 1, 12, 30, tzinfo=UTC),
+    return received(
+        messages.compose(
+            messages.welcome(email=email, public_url="https://tracker.example.org/?a=1&b=2"),
+            sender=SENDER,
+            to=email,
+            message_id=messages.new_message_id(SENDER),
+            date=datetime(2026, 5, 1, 12, 30, tzinfo=UTC),
+        )
     )
 
 
@@ -54,3 +63,23 @@ def test_user_strings_are_escaped_in_html_only() -> None:
 def test_every_message_id_is_new() -> None:
     ids = {messages.new_message_id(SENDER) for _ in range(100)}
     assert len(ids) == 100
+
+
+def test_non_ascii_names_and_subjects_are_encoded() -> None:
+    content = messages.MailContent(
+        subject="Ваш день: 1 готово", text="Привет", html="<p>Привет</p>"
+    )
+    message = received(
+        messages.compose(
+            content,
+            sender=Address("Трекер задач", addr_spec="no-reply@tracker.example.org"),
+            to="ada@example.com",
+            message_id=messages.new_message_id(SENDER),
+        )
+    )
+
+    assert message["Subject"] == "Ваш день: 1 готово"
+    assert message["From"].addresses[0].display_name == "Трекер задач"
+    text = message.get_body(("plain",))
+    assert text is not None
+    assert text.get_content().strip() == "Привет"

@@ -44,3 +44,15 @@ async def by_live_session(db: AsyncSession, session_id: uuid.UUID, now: datetime
 async def set_password_hash(db: AsyncSession, user: User, password_hash: str) -> None:
     user.password_hash = password_hash
     await db.flush()
+
+
+async def lock(db: AsyncSession, user_id: uuid.UUID) -> User | None:
+    """The user, locked until the transaction ends and read fresh, so that concurrent
+    changes apply (and their events are stamped) one after the other."""
+    statement = (
+        select(User)
+        .where(User.id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await db.scalars(statement)).one_or_none()

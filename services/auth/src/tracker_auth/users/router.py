@@ -8,7 +8,7 @@ from tracker_auth.sessions.cookies import set_session_cookies
 from tracker_auth.tokens import IssuedTokens
 from tracker_auth.users import service
 from tracker_auth.users.models import User
-from tracker_auth.users.schemas import Registration, SignedIn, UserOut
+from tracker_auth.users.schemas import Preferences, Registration, SignedIn, UserOut
 from tracker_runtime.body import json_or_form, json_or_form_openapi
 from tracker_runtime.database import SessionDep
 
@@ -44,3 +44,18 @@ async def register(
 @router.get("", summary="The current user", responses={401: {"description": "Not logged in"}})
 async def me(principal: CurrentPrincipal) -> UserOut:
     return UserOut.model_validate(principal.user, from_attributes=True)
+
+
+@router.patch(
+    "",
+    summary="Change the mail preferences: timezone and whether to get the digest",
+    openapi_extra=json_or_form_openapi(Preferences),
+    responses={401: {"description": "Not logged in"}, 422: {"description": "Invalid input"}},
+)
+async def update_preferences(
+    preferences: Annotated[Preferences, Depends(json_or_form(Preferences))],
+    principal: CurrentPrincipal,
+    db: SessionDep,
+) -> UserOut:
+    user = await service.update_preferences(db, principal.user.id, preferences)
+    return UserOut.model_validate(user, from_attributes=True)

@@ -1,8 +1,16 @@
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from tracker_auth.passwords import MAX_LENGTH, MIN_LENGTH, is_common
 from tracker_runtime.timezones import validate_timezone
@@ -31,10 +39,28 @@ class Registration(BaseModel):
     )
 
 
+class Preferences(BaseModel):
+    """A change to the user's mail preferences; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: Timezone | None = Field(
+        default=None, description="IANA timezone: the digest arrives at its midnight"
+    )
+    digest_enabled: bool | None = Field(default=None, description="Whether to send the digest")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Self:
+        if self.timezone is None and self.digest_enabled is None:
+            raise ValueError("Give at least one of timezone and digest_enabled")
+        return self
+
+
 class UserOut(BaseModel):
     id: uuid.UUID
     email: str
     timezone: str
+    digest_enabled: bool
     created_at: datetime
 
 

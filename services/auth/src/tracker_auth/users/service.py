@@ -1,4 +1,6 @@
-"""Accounts: registration."""
+"""Accounts: registration and mail preferences."""
+
+import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -8,8 +10,8 @@ from tracker_auth.sessions import service as sessions
 from tracker_auth.tokens import IssuedTokens
 from tracker_auth.users import repository
 from tracker_auth.users.models import User
-from tracker_auth.users.schemas import Registration
-from tracker_contracts import UserRegistered
+from tracker_auth.users.schemas import Preferences, Registration
+from tracker_contracts import UserRegistered, UserUpdated
 from tracker_runtime.errors import APIError
 from tracker_runtime.outbox import add_event
 
@@ -34,3 +36,39 @@ async def register(
         db, outbox, UserRegistered(user_id=user.id, email=user.email, timezone=user.timezone)
     )
     return user, await sessions.start(db, ctx, user)
+
+
+async def update_preferences(
+    db: AsyncSession, user_id: uuid.UUID, preferences: Preferences
+) -> User:
+    """Apply the change and, when something changed, write ``user.updated`` with it."""
+    user = await repository.lock(db, user_id)
+    if user is None:
+        raise APIError(401, "This account no longer exists")
+    changes = preferences.model_dump(exclude_none=True)
+    if any(getattr(user, field) != value for field, value in changes.items()):
+        for field, value in changes.items():
+            setattr(user, field, value)
+        await db.flush()
+        await add_event(db, outbox, updated_event(user))
+    return user
+
+
+async def unsubscribe(db: AsyncSession, user_id: uuid.UUID) -> User | None:
+    """Turn the user's digest off (the one-click unsubscribe link); ``None`` when the
+    account is gone. Repeating it changes nothing and writes no event."""
+    user = await repository.lock(db, user_id)
+    if user is not None and user.digest_enabled:
+        user.digest_enabled = False
+        await db.flush()
+        await add_event(db, outbox, updated_event(user))
+    return user
+
+
+def updated_event(user: User) -> UserUpdated:
+    return UserUpdated(
+        user_id=user.id,
+        email=user.email,
+        timezone=user.timezone,
+        digest_enabled=user.digest_enabled,
+    )

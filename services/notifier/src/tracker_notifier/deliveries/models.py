@@ -32,6 +32,7 @@ class DeliveryStatus(StrEnum):
 
 class DeliveryKind(StrEnum):
     WELCOME = "welcome"
+    DIGEST = "digest"
 
 
 class Delivery(Base):

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -79,6 +79,7 @@ def mark_sending(session: Session, delivery_id: int) -> int:
         .where(Delivery.id == delivery_id)
         .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
         .returning(Delivery.attempts)
+        .execution_options(synchronize_session=False)
     )
     return session.execute(statement).scalar_one()
 
@@ -88,6 +89,7 @@ def mark_sent(session: Session, delivery_id: int, *, sent_at: datetime) -> None:
         update(Delivery)
         .where(Delivery.id == delivery_id)
         .values(status=DeliveryStatus.SENT, sent_at=sent_at, last_error=None)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -97,6 +99,7 @@ def mark_deferred(session: Session, delivery_id: int, *, error: str) -> None:
         update(Delivery)
         .where(Delivery.id == delivery_id)
         .values(status=DeliveryStatus.PENDING, last_error=error[:MAX_ERROR_LENGTH])
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -105,4 +108,82 @@ def mark_failed(session: Session, delivery_id: int, *, error: str) -> None:
         update(Delivery)
         .where(Delivery.id == delivery_id)
         .values(status=DeliveryStatus.FAILED, last_error=error[:MAX_ERROR_LENGTH])
+        .execution_options(synchronize_session=False)
+    )
+
+
+def stale_unattempted(session: Session, *, created_before: datetime, limit: int) -> list[int]:
+    """Pending deliveries that no send task touched although they are not new: their
+    process died between storing them and enqueueing them."""
+    statement = (
+        select(Delivery.id)
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.attempts == 0,
+            Delivery.created_at < created_before,
+        )
+        .order_by(Delivery.created_at)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
+def try_lock_many(connection: Connection, delivery_ids: list[int]) -> list[int]:
+    """:func:`try_lock` for many deliveries in one round trip; returns those locked."""
+    locked = connection.execute(
+        text("SELECT id FROM unnest(CAST(:ids AS bigint[])) AS id WHERE pg_try_advisory_lock(id)"),
+        {"ids": delivery_ids},
+    )
+    result = [row.id for row in locked]
+    connection.commit()
+    return result
+
+
+def unlock_many(connection: Connection, delivery_ids: list[int]) -> None:
+    connection.execute(
+        text("SELECT pg_advisory_unlock(id) FROM unnest(CAST(:ids AS bigint[])) AS id"),
+        {"ids": delivery_ids},
+    )
+    connection.commit()
+
+
+def claim_many(
+    session: Session, delivery_ids: list[int]
+) -> list[tuple[Delivery, int, DeliveryStatus]]:
+    """Mark the unfinished ones among ``delivery_ids`` as being sent, counting an attempt
+    each; returns them in id order with the attempt's number and their status before."""
+    unfinished = list(
+        session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.id.in_(delivery_ids),
+                Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
+            )
+            .order_by(Delivery.id)
+        )
+    )
+    if not unfinished:
+        return []
+    before = [delivery.status for delivery in unfinished]
+    counted = session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_([delivery.id for delivery in unfinished]))
+        .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
+        .returning(Delivery.id, Delivery.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    attempts = {row.id: row.attempts for row in counted}
+    return [
+        (delivery, attempts[delivery.id], status)
+        for delivery, status in zip(unfinished, before, strict=True)
+    ]
+
+
+def unclaim(session: Session, delivery_ids: list[int]) -> None:
+    """Give back claimed deliveries that were never tried: pending, the attempt uncounted."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(delivery_ids))
+        .values(status=DeliveryStatus.PENDING, attempts=Delivery.attempts - 1)
+        .execution_options(synchronize_session=False)
     )

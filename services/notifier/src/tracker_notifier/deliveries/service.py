@@ -20,9 +20,9 @@ server never saw the message, and after 4 the delivery is ``sent`` and skipped.
 """
 
 import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.message import EmailMessage
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email.message import Message
 from enum import StrEnum
 
 from sqlalchemy.orm import Session
@@ -33,6 +33,7 @@ from tracker_notifier.deliveries import repository
 from tracker_notifier.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
 from tracker_notifier.mail import messages
 from tracker_notifier.mail.smtp import Mailer, PermanentMailError, TransientMailError
+from tracker_runtime import unsubscribe
 from tracker_runtime.backoff import backoff_delay
 
 logger = logging.getLogger("tracker.notifier.deliveries")
@@ -75,7 +76,34 @@ def retry_delay(attempt: int, *, base: float, cap: float) -> float:
 def render(delivery: Delivery, settings: Settings) -> messages.MailContent:
     if delivery.kind == DeliveryKind.WELCOME:
         return messages.welcome(email=delivery.to_address, public_url=settings.public_url)
+    if delivery.kind == DeliveryKind.DIGEST:
+        payload = delivery.payload
+        return messages.digest(
+            messages.DigestSummary(
+                day=date.fromisoformat(payload["day"]),
+                completed_count=payload["completed_count"],
+                completed_titles=payload["completed_titles"],
+                open_count=payload["open_count"],
+                open_titles=payload["open_titles"],
+            ),
+            timezone=payload["timezone"],
+            public_url=settings.public_url,
+            unsubscribe_url=unsubscribe.link(
+                settings.public_url,
+                delivery.user_id,
+                settings.unsubscribe_secret.get_secret_value(),
+            ),
+        )
     raise ValueError(f"no template for deliveries of kind {delivery.kind!r}")
+
+
+@dataclass
+class BatchResult:
+    """What :meth:`DeliverySender.send_batch` did with each delivery of the batch."""
+
+    results: dict[int, SendResult] = field(default_factory=dict)
+    untried: list[int] = field(default_factory=list)
+    """Deliveries left for later because the server failed two in a row."""
 
 
 class DeliverySender:
@@ -101,6 +129,63 @@ class DeliverySender:
                     logger.warning("could not release the delivery lock", exc_info=True)
                     connection.invalidate()
 
+    def send_batch(self, delivery_ids: list[int]) -> BatchResult:
+        """Send many deliveries over the one SMTP connection, with a few round trips to the
+        database for the whole batch instead of several per mail: the locks are taken and
+        the attempts counted for all at once, then each mail is marked sent as soon as the
+        server accepted it (so the duplicate window stays one mail wide).
+
+        Two transient failures in a row mean the server, not a recipient, is in trouble:
+        the rest of the batch is given back untried (:attr:`BatchResult.untried`).
+        A database failure while recording a send raises :class:`AcceptedButNotRecorded`
+        like :meth:`send`; the deliveries after it stay claimed and are sent again later.
+        """
+        batch = BatchResult()
+        with self._database.engine.connect() as connection:
+            locked = repository.try_lock_many(connection, delivery_ids)
+            for delivery_id in delivery_ids:
+                if delivery_id not in locked:
+                    batch.results[delivery_id] = SendResult(Outcome.BUSY)
+            try:
+                with Session(bind=connection, expire_on_commit=False) as session:
+                    self._send_batch_locked(session, locked, batch)
+            finally:
+                try:
+                    repository.unlock_many(connection, locked)
+                except Exception:  # never mask the outcome; the locks die with the connection
+                    logger.warning("could not release the delivery locks", exc_info=True)
+                    connection.invalidate()
+        return batch
+
+    def _send_batch_locked(self, session: Session, locked: list[int], batch: BatchResult) -> None:
+        with session.begin():
+            claimed = repository.claim_many(session, locked)
+        finished = set(locked) - {delivery.id for delivery, _, _ in claimed}
+        for delivery_id in finished:
+            batch.results[delivery_id] = SendResult(Outcome.FINISHED_BEFORE)
+        transient_in_a_row = 0
+        for index, (delivery, attempt, status) in enumerate(claimed):
+            if status is DeliveryStatus.SENDING:
+                _warn_interrupted(delivery.id, attempt - 1)
+            with session.begin():
+                message = self._message(session, delivery)
+            if isinstance(message, SendResult):
+                batch.results[delivery.id] = message
+                continue
+            result = self._deliver(session, delivery.id, message, attempt)
+            batch.results[delivery.id] = result
+            transient_in_a_row = transient_in_a_row + 1 if result.outcome is Outcome.RETRY else 0
+            rest = (
+                [later.id for later, _, _ in claimed[index + 1 :]]
+                if transient_in_a_row >= 2
+                else []
+            )
+            if rest:
+                with session.begin():
+                    repository.unclaim(session, rest)
+                batch.untried = rest
+                return
+
     def _send_locked(
         self, session: Session, delivery_id: int, accepted_at: datetime | None
     ) -> SendResult:
@@ -112,7 +197,7 @@ class DeliverySender:
 
     def _claim(
         self, session: Session, delivery_id: int, accepted_at: datetime | None
-    ) -> SendResult | tuple[EmailMessage, int]:
+    ) -> SendResult | tuple[Message, int]:
         """Steps 1 and 2: the message to send and the attempt's number, or the result
         when there is nothing to send."""
         delivery = session.get(Delivery, delivery_id)
@@ -129,26 +214,28 @@ class DeliverySender:
             )
             return SendResult(Outcome.FINISHED_BEFORE)
         if delivery.status is DeliveryStatus.SENDING:
-            logger.warning(
-                "an earlier attempt was interrupted mid-send; sending again, which "
-                "duplicates the mail if the server had accepted it",
-                extra={**_ids(delivery_id), "attempts": delivery.attempts},
-            )
+            _warn_interrupted(delivery_id, delivery.attempts)
+        message = self._message(session, delivery)
+        if isinstance(message, SendResult):
+            return message
+        return message, repository.mark_sending(session, delivery_id)
+
+    def _message(self, session: Session, delivery: Delivery) -> Message | SendResult:
+        """The delivery's message; a delivery that cannot be built is failed for good."""
         try:
-            message = messages.compose(
+            return messages.compose(
                 render(delivery, self._settings),
                 sender=self._settings.mail_from_address,
                 to=delivery.to_address,
                 message_id=delivery.message_id,
             )
-        except ValueError as error:
-            repository.mark_failed(session, delivery_id, error=f"cannot build the mail: {error}")
-            logger.error("cannot build the mail: %s", error, extra=_ids(delivery_id))
+        except (ValueError, KeyError) as error:
+            repository.mark_failed(session, delivery.id, error=f"cannot build the mail: {error}")
+            logger.error("cannot build the mail: %s", error, extra=_ids(delivery.id))
             return SendResult(Outcome.FAILED, error=str(error))
-        return message, repository.mark_sending(session, delivery_id)
 
     def _deliver(
-        self, session: Session, delivery_id: int, message: EmailMessage, attempt: int
+        self, session: Session, delivery_id: int, message: Message, attempt: int
     ) -> SendResult:
         """Steps 3 and 4."""
         try:
@@ -196,3 +283,11 @@ class DeliverySender:
 
 def _ids(delivery_id: int) -> dict[str, int]:
     return {"delivery_id": delivery_id}
+
+
+def _warn_interrupted(delivery_id: int, attempts: int) -> None:
+    logger.warning(
+        "an earlier attempt was interrupted mid-send; sending again, which "
+        "duplicates the mail if the server had accepted it",
+        extra={**_ids(delivery_id), "attempts": attempts},
+    )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from tracker_contracts import Envelope, EventData, UserRegistered
+from tracker_contracts import Envelope, EventData, UserRegistered, UserUpdated
 from tracker_notifier.config import Settings
 from tracker_notifier.deliveries import repository as deliveries
 from tracker_notifier.deliveries.models import DeliveryKind, DeliveryStatus
@@ -46,12 +46,12 @@ def on_user_registered(
 ) -> list[int]:
     data = envelope.data
     assert isinstance(data, UserRegistered)
-    timezone = data.timezone if data.timezone in known_timezones() else settings.default_timezone
     recipients.upsert_recipient(
         session,
         user_id=data.user_id,
         email=data.email,
-        timezone=timezone,
+        timezone=_timezone(data.timezone, settings),
+        digest_enabled=True,
         changed_at=envelope.occurred_at,
     )
     key = f"welcome:{data.user_id}"
@@ -75,7 +75,33 @@ def on_user_registered(
     return []
 
 
-HANDLERS: dict[type[EventData], Handler] = {UserRegistered: on_user_registered}
+def on_user_updated(
+    session: Session, envelope: Envelope[EventData], settings: Settings
+) -> list[int]:
+    """New preferences (timezone, digest on or off) apply from the next tick on; an older
+    event arriving after a newer one changes nothing."""
+    data = envelope.data
+    assert isinstance(data, UserUpdated)
+    recipients.upsert_recipient(
+        session,
+        user_id=data.user_id,
+        email=data.email,
+        timezone=_timezone(data.timezone, settings),
+        digest_enabled=data.digest_enabled,
+        changed_at=envelope.occurred_at,
+    )
+    logger.info("recipient updated", extra=_about(envelope))
+    return []
+
+
+def _timezone(name: str, settings: Settings) -> str:
+    return name if name in known_timezones() else settings.default_timezone
+
+
+HANDLERS: dict[type[EventData], Handler] = {
+    UserRegistered: on_user_registered,
+    UserUpdated: on_user_updated,
+}
 
 
 def _about(envelope: Envelope[EventData]) -> dict[str, str]:

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, String, true
+from sqlalchemy import Boolean, DateTime, Index, String, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker_notifier.db import Base
@@ -11,6 +11,14 @@ class Recipient(Base):
     """A user as the notifier needs them: where to write, and when their day ends."""
 
     __tablename__ = "recipients"
+    __table_args__ = (
+        Index(
+            "ix_recipients_digest",
+            "timezone",
+            "user_id",
+            postgresql_where=text("digest_enabled"),
+        ),
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))

@@ -1,0 +1,334 @@
+"""One full nightly digest run for 100,000 users with 20 tasks each.
+
+The users and tasks are generated straight into the benchmark's databases (once; later
+runs reuse them). Real auth, tasks and notifier processes run as in `make dev`, with the
+development mail catcher as the SMTP server. The digest task is sent by name, as the
+scheduler sends it, and the run ends when every mail was accepted by the catcher.
+
+Figures: the whole run's time; the rate at which the run claimed users (claims, one
+summaries call per batch, and the deliveries written); the summaries API alone, called by
+this process for every user in batches of 500; and the notifier's peak memory (the resident
+set of the worker's main process and its children, as proportional set size so that pages
+shared after ``fork`` count once, sampled every 0.2 s).
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from celery import Celery
+
+from bench.progress import say
+from bench.report import ScenarioReport
+from bench.services import (
+    RESULTS,
+    ROOT,
+    free_port,
+    run_python_module,
+    start_notifier_worker,
+    stop_process_group,
+    uvicorn_service,
+)
+from tests.support.rabbitmq import ensure_rabbitmq_vhost, purge_queues
+from tracker_contracts.internal import MAX_SUMMARY_USERS
+from tracker_contracts.tasks import DIGEST_TASK, NOTIFIER_TASK_QUEUE
+from tracker_notifier.config import Settings as NotifierSettings
+from tracker_notifier.digest.summaries import SummariesClient
+from tracker_runtime.database import libpq_dsn
+from tracker_runtime.kombu_topology import TASK_QUEUE
+
+NAME = "digest"
+USERS = int(os.environ.get("BENCH_DIGEST_USERS", "100000"))
+TASKS_PER_USER = 20
+CONCURRENCY = int(os.environ.get("BENCH_DIGEST_CONCURRENCY", "2"))
+AT = datetime(2026, 11, 24, 0, 1, tzinfo=UTC)
+DAY_START = datetime(2026, 11, 23, tzinfo=UTC)
+ZONES = ("UTC", "Europe/London", "Europe/Lisbon", "Africa/Abidjan", "Atlantic/Reykjavik")
+"""Zones at UTC+0 in November: one window, several zones, as a real night has."""
+AUTH_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_auth_bench"
+TASKS_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_tasks_bench"
+NOTIFIER_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tracker_notifier_bench"
+RABBITMQ_URL = "amqp://guest:guest@localhost:5672/tracker-bench"
+TIMEOUT_S = 1800
+GOALS = {"total_s_below": 600, "peak_memory_mb_below": 300, "summaries_users_per_s_at_least": 2000}
+
+# Deterministic ids shared by both databases: md5('bench-user-N')::uuid.
+USER_ID = "md5('bench-user-' || n)::uuid"
+RECIPIENTS_SQL = f"""
+INSERT INTO recipients (user_id, email, timezone, digest_enabled, updated_at)
+SELECT {USER_ID}, 'bench-' || n || '@example.com', (%(zones)s::text[])[1 + n %% %(zone_count)s],
+       true, now()
+FROM generate_series(1, %(users)s) AS n
+"""
+# Per user: 3 tasks completed during the day, 5 completed on earlier days, 12 open.
+TASKS_SQL = f"""
+INSERT INTO tasks (id, owner_id, title, description, status, completed_at, created_at, updated_at)
+SELECT gen_random_uuid(), {USER_ID}, 'Task ' || t || ' of user ' || n, '',
+       CASE WHEN t <= 8 THEN 'done' ELSE 'open' END,
+       CASE WHEN t <= 3 THEN %(day)s + t * interval '5 hours'
+            WHEN t <= 8 THEN %(day)s - t * interval '1 day' END,
+       %(day)s - interval '30 days' + t * interval '1 minute',
+       %(day)s - interval '30 days' + t * interval '1 minute'
+FROM generate_series(1, %(users)s) AS n, generate_series(1, {TASKS_PER_USER}) AS t
+"""
+
+
+def _scalar(url: str, query: str) -> int:
+    with psycopg.connect(libpq_dsn(url)) as connection:
+        row = connection.execute(query).fetchone()
+        return int(row[0]) if row else 0
+
+
+def _generate() -> None:
+    """Users and tasks straight into the databases, unless an earlier run left them."""
+    recipients = _scalar(NOTIFIER_DATABASE_URL, "SELECT count(*) FROM recipients")
+    tasks = _scalar(TASKS_DATABASE_URL, "SELECT count(*) FROM tasks")
+    if recipients == USERS and tasks == USERS * TASKS_PER_USER:
+        say(f"digest: reusing {USERS} users and {tasks} tasks from an earlier run")
+        return
+    parameters = {"users": USERS, "zones": list(ZONES), "zone_count": len(ZONES), "day": DAY_START}
+    started = time.monotonic()
+    with psycopg.connect(libpq_dsn(NOTIFIER_DATABASE_URL)) as connection:
+        connection.execute("TRUNCATE recipients CASCADE")
+        connection.execute(RECIPIENTS_SQL, parameters)
+        connection.execute("ANALYZE recipients")
+    say(f"digest: {USERS} recipients generated; generating {USERS * TASKS_PER_USER} tasks")
+    with psycopg.connect(libpq_dsn(TASKS_DATABASE_URL), autocommit=True) as connection:
+        connection.execute("TRUNCATE tasks")
+        connection.execute(TASKS_SQL, parameters)
+        connection.execute("VACUUM ANALYZE tasks")
+    say(f"digest: data generated in {time.monotonic() - started:.0f} s")
+
+
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """Of ``pid`` and all its descendants: the summed proportional set size (PSS, which
+    splits pages shared after ``fork`` between the processes sharing them, so the sum is
+    what they really hold) and the largest resident set of one process, both in KiB."""
+    pss = largest = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        for line in rollup.splitlines():
+            name, _, value = line.partition(":")
+            if name == "Pss":
+                pss += int(value.split()[0])
+            elif name == "Rss":
+                largest = max(largest, int(value.split()[0]))
+        pending.extend(int(child) for child in children)
+    return pss, largest
+
+
+class MemorySampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_pss_kib = 0
+        self.peak_rss_kib = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(0.2):
+            pss, rss = _memory_kib(self.pid)
+            self.peak_pss_kib = max(self.peak_pss_kib, pss)
+            self.peak_rss_kib = max(self.peak_rss_kib, rss)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+
+def _summaries_alone(settings: NotifierSettings) -> float:
+    """Users per second through the summaries API, batches of 500, one after the other."""
+    with psycopg.connect(libpq_dsn(NOTIFIER_DATABASE_URL)) as connection:
+        ids = [row[0] for row in connection.execute("SELECT user_id FROM recipients")]
+    client = SummariesClient(settings)
+    try:
+        client.fetch(ids[:10], start=DAY_START, end=AT, titles=10)  # token and connection
+        started = time.monotonic()
+        for index in range(0, len(ids), MAX_SUMMARY_USERS):
+            client.fetch(ids[index : index + MAX_SUMMARY_USERS], start=DAY_START, end=AT, titles=10)
+        return len(ids) / (time.monotonic() - started)
+    finally:
+        client.close()
+
+
+def _send_tick() -> None:
+    """The digest task by name, as the scheduler's beat sends it."""
+    app = Celery("bench", broker=RABBITMQ_URL)
+    app.conf.broker_transport_options = {"confirm_publish": True}
+    try:
+        app.send_task(
+            DIGEST_TASK,
+            kwargs={"at": AT.isoformat()},
+            queue=TASK_QUEUE,
+            exchange=TASK_QUEUE.exchange,
+            routing_key=NOTIFIER_TASK_QUEUE,
+        )
+    finally:
+        app.close()
+
+
+def _progress() -> tuple[int, int]:
+    with psycopg.connect(libpq_dsn(NOTIFIER_DATABASE_URL)) as connection:
+        row = connection.execute(
+            "SELECT (SELECT count(*) FROM digest_claims),"
+            " (SELECT count(*) FROM deliveries WHERE status = 'sent')"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def _wait_for_the_mails(started: float) -> tuple[int, int, float | None]:
+    """Claimed users, mails sent, and when the last user was claimed (seconds)."""
+    claimed = sent = 0
+    claimed_after = None
+    last_said = 0.0
+    while time.monotonic() - started < TIMEOUT_S:
+        claimed, sent = _progress()
+        if claimed >= USERS and claimed_after is None:
+            claimed_after = time.monotonic() - started
+        if sent >= USERS:
+            break
+        if time.monotonic() - last_said > 15:
+            say(f"digest: {claimed} users claimed, {sent} mails sent")
+            last_said = time.monotonic()
+        time.sleep(0.5)
+    return claimed, sent, claimed_after
+
+
+def _claim_seconds() -> float:
+    with psycopg.connect(libpq_dsn(NOTIFIER_DATABASE_URL)) as connection:
+        row = connection.execute(
+            "SELECT extract(epoch FROM max(claimed_at) - min(claimed_at)) FROM digest_claims"
+        ).fetchone()
+    return float(row[0]) if row and row[0] is not None else 0.0
+
+
+def run() -> ScenarioReport:
+    ensure_rabbitmq_vhost(RABBITMQ_URL)
+    smtp_port = free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-digest-") as scratch:
+        mail_dir = Path(scratch) / "mail"
+        environment = {
+            "ENVIRONMENT": "development",
+            "LOG_LEVEL": "WARNING",
+            "RABBITMQ_URL": RABBITMQ_URL,
+            "AUTH_DATABASE_URL": AUTH_DATABASE_URL,
+            "AUTH_DEVELOPMENT_KEYS_DIR": str(Path(scratch) / "keys"),
+            "AUTH_SERVICE_CLIENTS": (
+                '{"notifier": {"secret": "dev-notifier-secret", "scopes": ["tasks:summaries"]}}'
+            ),
+            "TASKS_DATABASE_URL": TASKS_DATABASE_URL,
+            "NOTIFIER_DATABASE_URL": NOTIFIER_DATABASE_URL,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp_port),
+            "MAIL_CATCHER_PORT": str(smtp_port),
+            "MAIL_CATCHER_DIR": str(mail_dir),
+        }
+        say("digest: preparing the auth, tasks and notifier bench databases")
+        for service in ("tracker_auth", "tracker_tasks", "tracker_notifier"):
+            run_python_module(f"{service}.prestart", environment)
+        _generate()
+        with psycopg.connect(libpq_dsn(NOTIFIER_DATABASE_URL)) as connection:
+            connection.execute("TRUNCATE digest_claims, deliveries RESTART IDENTITY")
+        purge_queues(RABBITMQ_URL, [NOTIFIER_TASK_QUEUE])
+
+        with (
+            uvicorn_service("digest-auth", "tracker_auth.main:create_app", environment) as auth,
+            uvicorn_service(
+                "digest-tasks",
+                "tracker_tasks.main:create_app",
+                {**environment, "TASKS_JWKS_URL": auth.url("/.well-known/jwks.json")},
+            ) as tasks,
+        ):
+            environment["NOTIFIER_TASKS_URL"] = tasks.base_url
+            environment["NOTIFIER_AUTH_URL"] = auth.base_url
+            settings = NotifierSettings.model_validate(
+                {"tasks_url": tasks.base_url, "auth_url": auth.base_url}
+            )
+            say(f"digest: the summaries API alone, {USERS} users in batches of 500")
+            summaries_rate = _summaries_alone(settings)
+            say(f"digest: {summaries_rate:.0f} users/s through the summaries API")
+
+            catcher = subprocess.Popen(
+                [sys.executable, "scripts/mail_catcher.py"],
+                env={**os.environ, **environment},
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            worker = start_notifier_worker(
+                environment,
+                RESULTS / "digest-worker.log",
+                concurrency=CONCURRENCY,
+                name="notifier-digest-bench",
+            )
+            sampler = MemorySampler(worker.pid)
+            sampler.start()
+            try:
+                time.sleep(3)  # the worker connects and declares its queues
+                say(f"digest: sending the digest task for {AT.isoformat()}")
+                started = time.monotonic()
+                _send_tick()
+                claimed, sent, claimed_after = _wait_for_the_mails(started)
+                total = time.monotonic() - started
+            finally:
+                sampler.stop()
+                stop_process_group(worker)
+                stop_process_group(catcher)
+        caught = sum(1 for _ in mail_dir.glob("*.eml")) if mail_dir.exists() else 0
+
+    claim_seconds = _claim_seconds()
+    claim_rate = claimed / claim_seconds if claim_seconds else 0.0
+    peak_mb = sampler.peak_pss_kib / 1024
+    largest_mb = sampler.peak_rss_kib / 1024
+    met = {
+        "total": sent >= USERS and total < GOALS["total_s_below"],
+        "memory": peak_mb < GOALS["peak_memory_mb_below"],
+        "summaries": summaries_rate >= GOALS["summaries_users_per_s_at_least"],
+    }
+    figures = {
+        "users": USERS,
+        "tasks": USERS * TASKS_PER_USER,
+        "total_s": round(total, 1),
+        "claimed": claimed,
+        "mails_sent": sent,
+        "mails_at_the_catcher": caught,
+        "claim_phase_s": round(claimed_after or 0.0, 1),
+        "claimed_users_per_s": round(claim_rate),
+        "summaries_api_users_per_s": round(summaries_rate),
+        "mails_per_s": round(sent / total, 1) if total else 0.0,
+        "notifier_peak_pss_mb": round(peak_mb, 1),
+        "notifier_largest_process_rss_mb": round(largest_mb, 1),
+        "goals": GOALS,
+        "met": met,
+    }
+    return ScenarioReport(
+        name=NAME,
+        title=f"one digest run: {USERS} users, {TASKS_PER_USER} tasks each, into the mail catcher",
+        figures=figures,
+        settings={"worker_concurrency": CONCURRENCY, "at": AT.isoformat(), "zones": ZONES},
+        notes=[
+            f"total {total:.1f} s for {sent} mails ({figures['mails_per_s']} mails/s); "
+            f"{caught} files at the catcher",
+            f"claims: {claimed} users in {claim_seconds:.1f} s ({claim_rate:.0f} users/s, "
+            "one summaries call per 500)",
+            f"summaries API alone: {summaries_rate:.0f} users/s",
+            f"notifier peak memory: {peak_mb:.0f} MB PSS over the main process and its "
+            f"children; largest single process RSS {largest_mb:.0f} MB",
+            "goals: "
+            + ", ".join(f"{name} {'met' if ok else 'missed'}" for name, ok in met.items()),
+        ],
+    )

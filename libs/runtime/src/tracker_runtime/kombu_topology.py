@@ -1,0 +1,108 @@
+"""The RabbitMQ topology as kombu entities, for the Celery side (notifier and scheduler).
+
+Built only from ``tracker_contracts``, with the same types, durability and arguments the
+FastAPI services declare through aio-pika: RabbitMQ refuses a declaration that differs
+(PRECONDITION_FAILED), so nothing here may add to it.
+
+The notifier's Celery task queue is a quorum queue like the consumer queues (its arguments
+come from the same contract), so a task that kills its worker every time is dead-lettered
+after ``DELIVERY_LIMIT`` deliveries instead of looping. The scheduler sends to the same
+queue and must declare it identically, which is why both take it from here.
+"""
+
+from typing import Any
+
+from kombu.entity import Exchange, Queue, binding
+
+from tracker_contracts.tasks import NOTIFIER_TASK_EXCHANGE, NOTIFIER_TASK_QUEUE, NOTIFIER_TASKS
+from tracker_contracts.topology import (
+    DEAD_LETTER_EXCHANGE,
+    EXCHANGES,
+    QUEUES,
+    ExchangeDeclaration,
+    QueueDeclaration,
+)
+
+# kombu's functions carry no annotations.
+
+
+def _exchange(declaration: ExchangeDeclaration) -> Exchange:
+    return Exchange(
+        declaration.name,
+        type=declaration.type,
+        durable=True,
+        auto_delete=False,
+        arguments=declaration.arguments or None,
+    )
+
+
+EXCHANGES_BY_NAME: dict[str, Exchange] = {
+    declaration.name: _exchange(declaration) for declaration in EXCHANGES
+}
+
+
+def _queue(declaration: QueueDeclaration) -> Queue:
+    return Queue(
+        declaration.name,
+        bindings=[
+            binding(EXCHANGES_BY_NAME[exchange], routing_key=routing_key)
+            for exchange, routing_key in declaration.bindings
+        ],
+        durable=True,
+        auto_delete=False,
+        queue_arguments=declaration.arguments,
+    )
+
+
+SHARED_QUEUES: tuple[Queue, ...] = tuple(_queue(declaration) for declaration in QUEUES)
+"""Every queue of the shared topology (declaring one declares its exchanges and bindings)."""
+
+TASK_QUEUE_ARGUMENTS = NOTIFIER_TASKS.queue_arguments
+TASK_EXCHANGE = Exchange(NOTIFIER_TASK_EXCHANGE, type="topic", durable=True)
+TASK_QUEUE = Queue(
+    NOTIFIER_TASK_QUEUE,
+    TASK_EXCHANGE,
+    routing_key=NOTIFIER_TASK_QUEUE,
+    durable=True,
+    queue_arguments=TASK_QUEUE_ARGUMENTS,
+)
+TASK_DEAD_LETTER_QUEUE = Queue(
+    NOTIFIER_TASKS.dead_letter_queue,
+    EXCHANGES_BY_NAME[DEAD_LETTER_EXCHANGE],
+    routing_key=NOTIFIER_TASK_QUEUE,
+    durable=True,
+    queue_arguments={"x-queue-type": "classic"},
+)
+
+TASK_QUEUES: tuple[Queue, ...] = (TASK_QUEUE, TASK_DEAD_LETTER_QUEUE)
+"""The notifier's task queue and its dead-letter queue."""
+
+
+def declare_topology(channel: object) -> None:
+    """Declare every exchange, queue and binding, shared and the task queues; idempotent."""
+    for exchange in EXCHANGES_BY_NAME.values():  # in contract order: alternates first
+        exchange.declare(channel=channel)
+    for queue in (*SHARED_QUEUES, *TASK_QUEUES):
+        queue.declare(channel=channel)
+
+
+def task_queue_settings(broker_url: str) -> dict[str, Any]:
+    """Celery settings for an app that sends to (or works) the notifier's task queue: the
+    queue as declared above, JSON only, and a confirm for every publish, so that "sent"
+    means "stored by RabbitMQ"."""
+    return {
+        "broker_url": broker_url,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"confirm_publish": True},
+        "task_queues": [TASK_QUEUE],
+        "task_default_queue": NOTIFIER_TASK_QUEUE,
+        "task_default_exchange": NOTIFIER_TASK_EXCHANGE,
+        "task_default_exchange_type": "topic",
+        "task_default_routing_key": NOTIFIER_TASK_QUEUE,
+        "task_create_missing_queues": False,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "worker_hijack_root_logger": False,
+        "enable_utc": True,
+        "timezone": "UTC",
+    }

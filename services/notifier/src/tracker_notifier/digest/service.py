@@ -1,0 +1,210 @@
+"""One digest tick: every digest due at an instant, each claimed once, ever.
+
+For each group of timezones whose day just ended (``windows``), users are taken in batches
+of ``NOTIFIER_DIGEST_BATCH_SIZE`` in id order. Each batch is one transaction:
+
+1. claim the batch's (user, day) digests (``repository.claim_batch``);
+2. fetch the users' summaries for the day's window in one call to the tasks service;
+3. store one pending delivery per user with something to say (idempotency key
+   ``digest:{user_id}:{day}``); users with nothing get their claim and no mail.
+
+After the commit the batch's deliveries go to the send queue as one task. A failure before
+the commit (the tasks service away, the database gone) rolls the claims back, so a later
+tick does the batch again: a digest is never lost to a fault, and never sent twice, because
+the claim and the delivery commit together. Memory holds one batch at a time.
+"""
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tracker_contracts.internal import UserSummary
+from tracker_notifier.config import Settings
+from tracker_notifier.db import Database
+from tracker_notifier.deliveries import repository as deliveries
+from tracker_notifier.deliveries.models import DeliveryKind
+from tracker_notifier.digest import repository
+from tracker_notifier.digest.repository import Candidate
+from tracker_notifier.digest.summaries import SummariesClient
+from tracker_notifier.digest.windows import DigestDay, due_days
+from tracker_notifier.mail import messages
+from tracker_runtime.timezones import known_timezones
+
+logger = logging.getLogger("tracker.notifier.digest")
+
+FIRST_USER = uuid.UUID(int=0)
+TITLES = max(messages.OPEN_TITLES_SHOWN, messages.COMPLETED_TITLES_SHOWN)
+CLAIM_RETENTION = timedelta(days=3)
+"""Claims older than this guard nothing any more (a day's digest is due for at most the
+grace period after its midnight, and the grace is under a day)."""
+STALE_DELIVERY_AGE = timedelta(minutes=30)
+"""A pending delivery never attempted for this long lost its send task (its process died
+between the commit and the enqueue): the tick enqueues it again."""
+STALE_SWEEP_LIMIT = 10_000
+
+
+@dataclass
+class TickReport:
+    at: datetime
+    days: int = 0
+    users: int = 0
+    """Users whose digest this tick claimed."""
+    mails: int = 0
+    empty: int = 0
+    """Claimed users with nothing done and nothing open: no mail."""
+    taken: int = 0
+    """Users another tick had claimed first."""
+    requeued: int = 0
+    seconds: float = 0.0
+    summaries_seconds: float = 0.0
+    """Time spent waiting for the summaries API."""
+
+    def line(self) -> str:
+        return (
+            f"digest at {self.at.isoformat()}: {self.users} users in {self.days} day(s), "
+            f"{self.mails} mails queued, {self.empty} with nothing to say, "
+            f"{self.taken} taken by another tick, {self.requeued} stale mails requeued, "
+            f"{self.seconds:.1f}s"
+        )
+
+
+Enqueue = Callable[[list[int]], None]
+"""Hands a committed batch of delivery ids to the senders."""
+Progress = Callable[[TickReport], None]
+
+
+def digest_delivery(
+    candidate: Candidate,
+    summary: UserSummary,
+    day: DigestDay,
+    settings: Settings,
+) -> dict[str, object] | None:
+    """The delivery row for one user's digest, or ``None`` when there is nothing to say."""
+    content = messages.DigestSummary(
+        day=day.day,
+        completed_count=summary.completed_count,
+        completed_titles=summary.completed_titles,
+        open_count=summary.open_count,
+        open_titles=summary.open_titles,
+    )
+    if not content.has_news:
+        return None
+    return {
+        "idempotency_key": f"digest:{candidate.user_id}:{day.day.isoformat()}",
+        "kind": DeliveryKind.DIGEST.value,
+        "user_id": candidate.user_id,
+        "to_address": candidate.email,
+        "subject": messages.digest_subject(content),
+        "message_id": messages.new_message_id(settings.mail_from_address),
+        "payload": {
+            "day": day.day.isoformat(),
+            "timezone": candidate.timezone,
+            "completed_count": summary.completed_count,
+            "completed_titles": summary.completed_titles,
+            "open_count": summary.open_count,
+            "open_titles": summary.open_titles,
+        },
+    }
+
+
+class DigestRun:
+    def __init__(
+        self,
+        database: Database,
+        summaries: SummariesClient,
+        settings: Settings,
+        enqueue: Enqueue,
+        progress: Progress | None = None,
+    ) -> None:
+        self._database = database
+        self._summaries = summaries
+        self._settings = settings
+        self._enqueue = enqueue
+        self._progress = progress
+
+    def tick(self, at: datetime) -> TickReport:
+        """Do everything due at ``at``; safe to run any number of times, side by side."""
+        started = time.monotonic()
+        report = TickReport(at=at)
+        days = due_days(at, known_timezones(), self._settings.digest_grace)
+        report.days = len(days)
+        for day, zones in days.items():
+            self._send_day(day, zones, report)
+        # Housekeeping goes by the clock, not by ``at``: ``make digest`` may name any instant.
+        now = datetime.now(UTC)
+        report.requeued = self._requeue_stale(now)
+        with self._database.transaction() as session:
+            repository.forget_claims_before(session, now - CLAIM_RETENTION)
+        report.seconds = time.monotonic() - started
+        logger.info(
+            "digest tick done",
+            extra={
+                "at": at.isoformat(),
+                "users": report.users,
+                "mails": report.mails,
+                "empty": report.empty,
+                "taken": report.taken,
+                "seconds": round(report.seconds, 3),
+            },
+        )
+        return report
+
+    def _send_day(self, day: DigestDay, zones: list[str], report: TickReport) -> None:
+        after = FIRST_USER
+        while True:
+            with self._database.transaction() as session:
+                candidates = repository.claim_batch(
+                    session,
+                    day=day.day,
+                    zones=zones,
+                    after=after,
+                    limit=self._settings.digest_batch_size,
+                )
+                if not candidates:
+                    return
+                after = candidates[-1].user_id
+                claimed = [candidate for candidate in candidates if candidate.claimed]
+                report.taken += len(candidates) - len(claimed)
+                rows = self._deliveries(claimed, day, report) if claimed else []
+                delivery_ids = repository.create_deliveries(session, rows)
+            report.users += len(claimed)
+            report.mails += len(delivery_ids)
+            report.empty += len(claimed) - len(rows)
+            if delivery_ids:
+                self._enqueue(delivery_ids)
+            if self._progress is not None:
+                self._progress(report)
+
+    def _deliveries(
+        self, claimed: list[Candidate], day: DigestDay, report: TickReport
+    ) -> list[dict[str, object]]:
+        asked = time.monotonic()
+        summaries = self._summaries.fetch(
+            [candidate.user_id for candidate in claimed],
+            start=day.start,
+            end=day.end,
+            titles=TITLES,
+        )
+        report.summaries_seconds += time.monotonic() - asked
+        rows = []
+        for candidate in claimed:
+            summary = summaries.get(candidate.user_id)
+            if summary is None:
+                continue
+            row = digest_delivery(candidate, summary, day, self._settings)
+            if row is not None:
+                rows.append(row)
+        return rows
+
+    def _requeue_stale(self, now: datetime) -> int:
+        with self._database.transaction() as session:
+            stale = deliveries.stale_unattempted(
+                session, created_before=now - STALE_DELIVERY_AGE, limit=STALE_SWEEP_LIMIT
+            )
+        if stale:
+            logger.warning("requeueing %d mails whose send task was lost", len(stale))
+            self._enqueue(stale)
+        return len(stale)

@@ -1,0 +1,72 @@
+"""The scheduler's Celery app: ``celery -A tracker_scheduler.beat beat``.
+
+At every tick of ``SCHEDULER_DIGEST_CRON`` beat sends the notifier's digest task **by name**
+(``tracker_contracts.tasks.DIGEST_TASK``) with the tick's instant; no notifier code is
+imported. The message goes to the notifier's quorum task queue, declared exactly as the
+notifier declares it, and expires after ``SCHEDULER_TICK_EXPIRES``: ticks that piled up
+while no worker ran are dropped, and the first fresh one catches up on them (the notifier
+sends every digest whose day ended within its grace period).
+"""
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, signals
+from celery.beat import BeatLazyFunc, PersistentScheduler
+
+from tracker_contracts.tasks import DIGEST_TASK, NOTIFIER_TASK_QUEUE
+from tracker_runtime.kombu_topology import TASK_QUEUE, task_queue_settings
+from tracker_runtime.logging import configure_logging
+from tracker_scheduler.config import Settings, get_settings, parse_cron
+
+logger = logging.getLogger("tracker.scheduler")
+
+DIGEST_ENTRY = "digest"
+
+
+def tick_instant() -> str:
+    """The instant of the tick being sent, in UTC, to the second."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+class DigestScheduler(PersistentScheduler):  # type: ignore[misc]
+    """Beat's file-backed schedule, in a folder created on start if missing."""
+
+    def setup_schedule(self) -> None:
+        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
+        super().setup_schedule()
+
+
+def create_app(settings: Settings) -> Celery:
+    app = Celery("tracker_scheduler")
+    app.conf.update(
+        **task_queue_settings(settings.rabbitmq_url),
+        beat_scheduler=f"{__name__}:DigestScheduler",
+        beat_schedule_filename=str(settings.schedule_file),
+        beat_schedule={
+            DIGEST_ENTRY: {
+                "task": DIGEST_TASK,
+                "schedule": parse_cron(settings.digest_cron),
+                "kwargs": {"at": BeatLazyFunc(tick_instant)},
+                "options": {
+                    "queue": TASK_QUEUE,
+                    "exchange": TASK_QUEUE.exchange,
+                    "routing_key": NOTIFIER_TASK_QUEUE,
+                    "expires": settings.tick_expires,
+                },
+            }
+        },
+    )
+    return app
+
+
+def _configure_logging(**_: Any) -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+
+
+signals.setup_logging.connect(_configure_logging, weak=False)
+
+app = create_app(get_settings())

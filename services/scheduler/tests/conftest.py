@@ -1,0 +1,60 @@
+"""Fixtures: the notifier's task queue in a RabbitMQ virtual host of the scheduler tests'
+own, declared as the notifier declares it and emptied before every test.
+
+Another test stack runs notifier workers on ``notifier.tasks`` in the shared test virtual
+host; they would take the ticks these tests send, so the scheduler tests never use it.
+"""
+
+import os
+import time
+from typing import Any
+
+import pytest
+from kombu.connection import Connection
+
+from tests.support.rabbitmq import ensure_rabbitmq_vhost
+from tracker_notifier.topology import TASK_QUEUE, declare_topology
+
+SCHEDULER_RABBITMQ_URL = os.environ.get(
+    "SCHEDULER_TEST_RABBITMQ_URL", "amqp://guest:guest@localhost:5672/tracker-scheduler-test"
+)
+
+
+def broker(url: str) -> Any:
+    """A kombu connection (kombu is unannotated: typed as Any)."""
+    return Connection(url)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    ensure_rabbitmq_vhost(SCHEDULER_RABBITMQ_URL)
+    return SCHEDULER_RABBITMQ_URL
+
+
+@pytest.fixture
+def task_queue(rabbitmq_url: str) -> str:
+    """The notifier's task queue, declared by the notifier's own code, and empty."""
+    with broker(rabbitmq_url) as connection:
+        declare_topology(connection.default_channel)
+        connection.default_channel.queue_purge(TASK_QUEUE.name)
+    return TASK_QUEUE.name
+
+
+def take_message(url: str, *, timeout: float = 10.0) -> Any:
+    """The next message on the task queue, removed from it; fails after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    with broker(url) as connection:
+        queue = TASK_QUEUE(connection.default_channel)
+        while True:
+            message = queue.get(no_ack=True, accept=["json"])
+            if message is not None:
+                return message
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no message on {TASK_QUEUE.name} after {timeout:.0f}s")
+            time.sleep(0.05)
+
+
+def queue_depth(url: str) -> int:
+    with broker(url) as connection:
+        _, messages, _ = connection.default_channel.queue_declare(TASK_QUEUE.name, passive=True)
+        return int(messages)
