@@ -83,7 +83,6 @@ class Settings(ServiceSettings):
         if self.is_production:
             if self.signing_key is None and self.signing_key_file is None:
                 raise ValueError("set AUTH_SIGNING_KEY or AUTH_SIGNING_KEY_FILE in production")
-            check_production_secret(self.unsubscribe_secret)
             if not self.cookie_secure:
                 raise ValueError("AUTH_COOKIE_SECURE=false is for plain-HTTP development only")
             for client_id, client in self.service_clients.items():
@@ -93,6 +92,7 @@ class Settings(ServiceSettings):
                         f"AUTH_SERVICE_CLIENTS: {client_id!r} needs a random secret of at least "
                         "32 characters in production"
                     )
+            check_production_secret(self.unsubscribe_secret)
         if self.session_max_age < self.refresh_token_ttl:
             raise ValueError("AUTH_SESSION_MAX_AGE must not be shorter than AUTH_REFRESH_TOKEN_TTL")
         return self

@@ -13,6 +13,7 @@ from email.headerregistry import Address
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import format_datetime, formataddr, make_msgid
 from html import escape
 
@@ -38,6 +39,11 @@ def new_message_id(sender: Address) -> str:
     return make_msgid(domain=sender.domain or None)
 
 
+HEADER_POLICY = compat32.clone(max_line_length=998)
+"""Headers are not folded below RFC 5322's line limit: a folded ``List-Unsubscribe`` URL
+reaches some clients with a leading space."""
+
+
 def compose(
     content: MailContent,
     *,
@@ -52,7 +58,7 @@ def compose(
     times faster than ``EmailMessage``'s parsing header registry, which matters when a
     digest night sends a mail per user. Non-ASCII names and subjects are encoded here.
     """
-    message = MIMEMultipart("alternative")
+    message = MIMEMultipart("alternative", policy=HEADER_POLICY)
     message["Subject"] = _header(content.subject)
     message["From"] = formataddr((sender.display_name, sender.addr_spec), charset="utf-8")
     message["To"] = to
