@@ -13,7 +13,6 @@ shared after ``fork`` count once, sampled every 0.2 s).
 """
 
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,13 +27,13 @@ from bench.progress import say
 from bench.report import ScenarioReport
 from bench.services import (
     RESULTS,
-    ROOT,
-    free_port,
     run_python_module,
+    spawn,
     start_notifier_worker,
     stop_process_group,
     uvicorn_service,
 )
+from tests.support.network import free_port
 from tests.support.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from tracker_contracts.internal import MAX_SUMMARY_USERS
 from tracker_contracts.tasks import DIGEST_TASK, NOTIFIER_TASK_QUEUE
@@ -261,13 +260,10 @@ def run() -> ScenarioReport:
             summaries_rate = _summaries_alone(settings)
             say(f"digest: {summaries_rate:.0f} users/s through the summaries API")
 
-            catcher = subprocess.Popen(
+            catcher = spawn(
                 [sys.executable, "scripts/mail_catcher.py"],
-                env={**os.environ, **environment},
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
+                environment,
+                RESULTS / "digest-mail-catcher.log",
             )
             worker = start_notifier_worker(
                 environment,

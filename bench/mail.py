@@ -27,13 +27,13 @@ from bench.report import ScenarioReport
 from bench.services import (
     RESULTS,
     ServiceError,
-    free_port,
     run_python_module,
     start_notifier_worker,
     stop_process_group,
     uvicorn_service,
 )
 from scripts.mail_catcher import MailCatcher
+from tests.support.network import free_port
 from tests.support.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from tracker_contracts.tasks import NOTIFIER_TASK_QUEUE
 from tracker_contracts.topology import NOTIFIER_EVENTS

@@ -2,18 +2,15 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from bench.progress import say
+from tests.support.network import free_port, wait_until_healthy
 from tracker_contracts.tasks import NOTIFIER_TASK_QUEUE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,13 +19,6 @@ RESULTS = ROOT / "bench" / "results"
 
 class ServiceError(RuntimeError):
     """The service did not start, or a preparation step failed."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -66,22 +56,6 @@ class Service:
         return self.base_url + path
 
 
-def _wait_until_healthy(
-    process: subprocess.Popen[bytes], url: str, log: Path, timeout_s: float
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServiceError(f"the service exited ({process.returncode}):\n{tail(log)}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise ServiceError(f"{url} did not answer within {timeout_s:.0f} s:\n{tail(log)}")
-
-
 def _stop(process: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
     if process.poll() is not None:
         return
@@ -91,6 +65,20 @@ def _stop(process: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def spawn(command: list[str], environment: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``command`` from the repository root in its own session (so Ctrl-C reaches
+    only the benchmark, which stops it), its output going to ``log``."""
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            command,
+            env={**os.environ, **environment},
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 @contextmanager
@@ -123,19 +111,13 @@ def uvicorn_service(
         str(port),
         "--no-access-log",
     ]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            env={**os.environ, **environment},
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = spawn(command, environment, log)
     try:
         base_url = f"http://127.0.0.1:{port}"
         say(f"{name}: started uvicorn (pid {process.pid}) on port {port}; waiting for health")
-        _wait_until_healthy(process, base_url + health_path, log, startup_timeout_s)
+        problem = wait_until_healthy(base_url + health_path, process, startup_timeout_s)
+        if problem is not None:
+            raise ServiceError(f"{name}: {problem}:\n{tail(log)}")
         yield Service(name=name, base_url=base_url, pid=process.pid, log=log)
     finally:
         _stop(process)
@@ -151,15 +133,7 @@ def start_notifier_worker(
         *(f"--concurrency={concurrency}", "-Q", NOTIFIER_TASK_QUEUE, "-n", f"{name}@%h"),
         *("--without-mingle", "--without-gossip", "--without-heartbeat"),
     ]
-    with log.open("wb") as output:
-        return subprocess.Popen(
-            command,
-            env={**os.environ, **environment},
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    return spawn(command, environment, log)
 
 
 def stop_process_group(process: subprocess.Popen[bytes]) -> None:

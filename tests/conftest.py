@@ -4,10 +4,8 @@ honcho), on free ports and its own databases, for tests that go through the gate
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -15,9 +13,9 @@ from email.parser import BytesParser
 from email.policy import default
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.support.network import free_port, wait_until_healthy
 from tests.support.rabbitmq import purge_queues
 from tracker_contracts.tasks import NOTIFIER_TASK_QUEUE
 from tracker_contracts.topology import NOTIFIER_EVENTS, TASKS_SESSION_EVENTS
@@ -26,13 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 AUTH_DATABASE = "postgresql+asyncpg://postgres@localhost:5432/tracker_auth_e2e"
 TASKS_DATABASE = "postgresql+asyncpg://postgres@localhost:5432/tracker_tasks_e2e"
 NOTIFIER_DATABASE = "postgresql+psycopg://postgres@localhost:5432/tracker_notifier_e2e"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -57,17 +48,9 @@ class Stack:
 
 
 def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the stack exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"the stack did not become ready:\n{log.read_text()}")
+    problem = wait_until_healthy(url, process, timeout_s=60)
+    if problem is not None:
+        pytest.fail(f"the stack is not ready: {problem}\n{log.read_text()}")
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,7 @@ from tests.deploy.containers import Container, Image, build, envsubst
 from tests.deploy.dockerfile import context_files, read_dockerignore
 from tests.deploy.project import ROOT, service_names
 from tests.deploy.test_compose import local_env
+from tests.support.network import free_port
 from tests.support.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from tracker_contracts.tasks import NOTIFIER_TASK_QUEUE
 from tracker_contracts.topology import NOTIFIER_EVENTS, TASKS_SESSION_EVENTS
@@ -71,13 +72,6 @@ http {{
 """
 
 COMPOSE_SERVICES: dict[str, Any] = compose.load_raw(compose.COMPOSE_FILE)["services"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def is_optional(name: str) -> bool:

@@ -3,13 +3,14 @@ process without touching the server every other test and session relies on."""
 
 import asyncio
 import contextlib
-import socket
+
+from tests.support.network import free_port
 
 
 class TcpProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
-        self.port = _free_port()
+        self.port = free_port()
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
@@ -53,10 +54,3 @@ class TcpProxy:
             self._writers.discard(sink)
             with contextlib.suppress(Exception):
                 sink.transport.abort()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

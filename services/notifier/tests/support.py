@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from kombu.connection import Connection
 from sqlalchemy import select
 
 from scripts.mail_catcher import MailCatcher
+from tests.support.network import free_port
 from tracker_contracts import Envelope, EventData, UserRegistered
 from tracker_contracts.routing import EVENTS_EXCHANGE
 from tracker_notifier.db import Database
@@ -50,13 +50,6 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 # -- SMTP ---------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 import pytest
 
+from tests.support.network import free_port
 from tracker_notifier.mail.smtp import Mailer, PermanentMailError, SmtpConfig, TransientMailError
 
-from ..support import SmtpServer, free_port
+from ..support import SmtpServer
 from .test_messages import build
 
 
