@@ -1,7 +1,7 @@
 """Start-up preparation of a service's database: wait for the server, create the database
 if it is missing, and run the service's Alembic migrations to the newest revision.
 
-Each service calls :func:`prepare` from its own ``prestart`` module with its own settings.
+Each service's ``prestart`` module calls :func:`prestart` with its own settings.
 """
 
 import asyncio
@@ -15,6 +15,8 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from tracker_runtime.database import libpq_dsn
+from tracker_runtime.logging import configure_logging
+from tracker_runtime.settings import ServiceSettings
 
 logger = logging.getLogger("tracker.migrations")
 
@@ -64,3 +66,9 @@ def prepare(script_location: Path, url: str) -> None:
     asyncio.run(ensure_database(url))
     upgrade(script_location, url)
     logger.info("database %s is at the newest revision", make_url(url).database)
+
+
+def prestart(migrations: Path, settings: ServiceSettings, database_url: str) -> None:
+    """``python -m <service>.prestart``: log as the service does, then :func:`prepare`."""
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    prepare(migrations, database_url)

@@ -2,8 +2,7 @@
 
 from pathlib import Path
 
-from tracker_runtime.logging import configure_logging
-from tracker_runtime.migrations import prepare
+from tracker_runtime.migrations import prestart
 from tracker_tasks.config import get_settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -11,8 +10,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def main() -> None:
     settings = get_settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
-    prepare(MIGRATIONS, settings.database_url)
+    prestart(MIGRATIONS, settings, settings.database_url)
 
 
 if __name__ == "__main__":
