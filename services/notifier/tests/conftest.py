@@ -15,13 +15,8 @@ from sqlalchemy import Engine, text
 from tracker_notifier.config import Settings
 from tracker_notifier.db import Database, new_engine
 from tracker_notifier.prestart import MIGRATIONS
-from tracker_notifier.topology import (
-    EVENTS_DEAD_LETTER_QUEUE,
-    EVENTS_QUEUE,
-    TASK_DEAD_LETTER_QUEUE,
-    TASK_QUEUE,
-    declare_topology,
-)
+from tracker_notifier.topology import EVENTS_DEAD_LETTER_QUEUE, EVENTS_QUEUE
+from tracker_runtime.kombu_topology import TASK_DEAD_LETTER_QUEUE, TASK_QUEUE, declare_topology
 from tracker_runtime.migrations import prepare
 
 from .support import SmtpServer, WorkerProcess, broker, purge, queue_consumers

@@ -76,9 +76,9 @@ def test_locked_and_interrupted_deliveries(
             .values(status=DeliveryStatus.SENDING, attempts=1)
         )
     with database.engine.connect() as other_worker:
-        assert repository.try_lock(other_worker, busy)
+        assert repository.try_lock(other_worker, [busy]) == [busy]
         batch = sender.send_batch([busy, interrupted])
-        repository.unlock(other_worker, busy)
+        repository.unlock(other_worker, [busy])
 
     assert batch.results[busy].outcome is Outcome.BUSY
     assert batch.results[interrupted].outcome is Outcome.SENT

@@ -66,9 +66,9 @@ def test_a_delivery_locked_by_another_task_is_left_alone(
 ) -> None:
     delivery_id = new_delivery(database)
     with database.engine.connect() as other_worker:
-        assert repository.try_lock(other_worker, delivery_id)
+        assert repository.try_lock(other_worker, [delivery_id]) == [delivery_id]
         assert sender.send(delivery_id).outcome is Outcome.BUSY
-        repository.unlock(other_worker, delivery_id)
+        repository.unlock(other_worker, [delivery_id])
 
     assert smtp.catcher.mails == []
     assert sender.send(delivery_id).outcome is Outcome.SENT

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -56,20 +56,6 @@ def never_attempted(session: Session, *, event_id: uuid.UUID) -> list[int]:
         Delivery.attempts == 0,
     )
     return list(session.scalars(statement))
-
-
-def try_lock(connection: Connection, delivery_id: int) -> bool:
-    """Take the delivery's session-level advisory lock without waiting. It survives the
-    commits in between and dies with the connection, so a killed worker never holds it.
-    (The notifier's advisory-lock keys are delivery ids; nothing else takes one.)"""
-    locked = connection.scalar(select(func.pg_try_advisory_lock(delivery_id)))
-    connection.commit()
-    return bool(locked)
-
-
-def unlock(connection: Connection, delivery_id: int) -> None:
-    connection.scalar(select(func.pg_advisory_unlock(delivery_id)))
-    connection.commit()
 
 
 def mark_sending(session: Session, delivery_id: int) -> int:
@@ -128,8 +114,12 @@ def stale_unattempted(session: Session, *, created_before: datetime, limit: int)
     return list(session.scalars(statement))
 
 
-def try_lock_many(connection: Connection, delivery_ids: list[int]) -> list[int]:
-    """:func:`try_lock` for many deliveries in one round trip; returns those locked."""
+def try_lock(connection: Connection, delivery_ids: list[int]) -> list[int]:
+    """Take the deliveries' session-level advisory locks without waiting, in one round
+    trip; returns the ids locked (the others are another task's right now). The locks
+    survive the commits in between and die with the connection, so a killed worker never
+    holds one. (The notifier's advisory-lock keys are delivery ids; nothing else takes one.)
+    """
     locked = connection.execute(
         text("SELECT id FROM unnest(CAST(:ids AS bigint[])) AS id WHERE pg_try_advisory_lock(id)"),
         {"ids": delivery_ids},
@@ -139,7 +129,7 @@ def try_lock_many(connection: Connection, delivery_ids: list[int]) -> list[int]:
     return result
 
 
-def unlock_many(connection: Connection, delivery_ids: list[int]) -> None:
+def unlock(connection: Connection, delivery_ids: list[int]) -> None:
     connection.execute(
         text("SELECT pg_advisory_unlock(id) FROM unnest(CAST(:ids AS bigint[])) AS id"),
         {"ids": delivery_ids},

@@ -20,6 +20,8 @@ server never saw the message, and after 4 the delivery is ``sent`` and skipped.
 """
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.message import Message
@@ -112,22 +114,30 @@ class DeliverySender:
         self._mailer = mailer
         self._settings = settings
 
+    @contextmanager
+    def _locked(self, delivery_ids: list[int]) -> Iterator[tuple[Session, list[int]]]:
+        """A session on a connection holding the locks of those of ``delivery_ids`` no
+        other task holds (the second value), released when the block ends."""
+        with self._database.engine.connect() as connection:
+            locked = repository.try_lock(connection, delivery_ids)
+            try:
+                with Session(bind=connection, expire_on_commit=False) as session:
+                    yield session, locked
+            finally:
+                try:
+                    repository.unlock(connection, locked)
+                except Exception:  # never mask the outcome; the locks die with the connection
+                    logger.warning("could not release the delivery locks", exc_info=True)
+                    connection.invalidate()
+
     def send(self, delivery_id: int, *, accepted_at: datetime | None = None) -> SendResult:
         """Send the delivery unless it is finished; ``accepted_at`` records an earlier
         accepted send (see :class:`AcceptedButNotRecorded`) without sending again."""
-        with self._database.engine.connect() as connection:
-            if not repository.try_lock(connection, delivery_id):
+        with self._locked([delivery_id]) as (session, locked):
+            if not locked:
                 logger.info("delivery is being sent by another task", extra=_ids(delivery_id))
                 return SendResult(Outcome.BUSY)
-            try:
-                with Session(bind=connection, expire_on_commit=False) as session:
-                    return self._send_locked(session, delivery_id, accepted_at)
-            finally:
-                try:
-                    repository.unlock(connection, delivery_id)
-                except Exception:  # never mask the outcome; the lock dies with the connection
-                    logger.warning("could not release the delivery lock", exc_info=True)
-                    connection.invalidate()
+            return self._send_locked(session, delivery_id, accepted_at)
 
     def send_batch(self, delivery_ids: list[int]) -> BatchResult:
         """Send many deliveries over the one SMTP connection, with a few round trips to the
@@ -141,20 +151,10 @@ class DeliverySender:
         like :meth:`send`; the deliveries after it stay claimed and are sent again later.
         """
         batch = BatchResult()
-        with self._database.engine.connect() as connection:
-            locked = repository.try_lock_many(connection, delivery_ids)
-            for delivery_id in delivery_ids:
-                if delivery_id not in locked:
-                    batch.results[delivery_id] = SendResult(Outcome.BUSY)
-            try:
-                with Session(bind=connection, expire_on_commit=False) as session:
-                    self._send_batch_locked(session, locked, batch)
-            finally:
-                try:
-                    repository.unlock_many(connection, locked)
-                except Exception:  # never mask the outcome; the locks die with the connection
-                    logger.warning("could not release the delivery locks", exc_info=True)
-                    connection.invalidate()
+        with self._locked(delivery_ids) as (session, locked):
+            for delivery_id in set(delivery_ids) - set(locked):
+                batch.results[delivery_id] = SendResult(Outcome.BUSY)
+            self._send_batch_locked(session, locked, batch)
         return batch
 
     def _send_batch_locked(self, session: Session, locked: list[int], batch: BatchResult) -> None:

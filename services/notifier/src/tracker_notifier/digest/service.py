@@ -67,7 +67,7 @@ class TickReport:
             f"digest at {self.at.isoformat()}: {self.users} users in {self.days} day(s), "
             f"{self.mails} mails queued, {self.empty} with nothing to say, "
             f"{self.taken} taken by another tick, {self.requeued} stale mails requeued, "
-            f"{self.seconds:.1f}s"
+            f"{self.seconds:.1f}s ({self.summaries_seconds:.1f}s waiting for summaries)"
         )
 
 
@@ -148,6 +148,7 @@ class DigestRun:
                 "empty": report.empty,
                 "taken": report.taken,
                 "seconds": round(report.seconds, 3),
+                "summaries_seconds": round(report.summaries_seconds, 3),
             },
         )
         return report

@@ -19,7 +19,8 @@ from tracker_contracts import Envelope, EventData, parse_envelope
 from tracker_notifier.config import get_settings
 from tracker_notifier.context import request_context
 from tracker_notifier.task_names import HANDLE_EVENT
-from tracker_notifier.topology import EVENTS_QUEUE, declare_topology
+from tracker_notifier.topology import EVENTS_QUEUE
+from tracker_runtime.kombu_topology import declare_topology
 
 logger = logging.getLogger("tracker.notifier.consumer")
 

@@ -46,14 +46,7 @@ def on_user_registered(
 ) -> list[int]:
     data = envelope.data
     assert isinstance(data, UserRegistered)
-    recipients.upsert_recipient(
-        session,
-        user_id=data.user_id,
-        email=data.email,
-        timezone=_timezone(data.timezone, settings),
-        digest_enabled=True,
-        changed_at=envelope.occurred_at,
-    )
+    _store_recipient(session, envelope, settings, digest_enabled=True)
     key = f"welcome:{data.user_id}"
     delivery_id = deliveries.create_delivery(
         session,
@@ -82,20 +75,27 @@ def on_user_updated(
     event arriving after a newer one changes nothing."""
     data = envelope.data
     assert isinstance(data, UserUpdated)
-    recipients.upsert_recipient(
-        session,
-        user_id=data.user_id,
-        email=data.email,
-        timezone=_timezone(data.timezone, settings),
-        digest_enabled=data.digest_enabled,
-        changed_at=envelope.occurred_at,
-    )
+    _store_recipient(session, envelope, settings, digest_enabled=data.digest_enabled)
     logger.info("recipient updated", extra=_about(envelope))
     return []
 
 
-def _timezone(name: str, settings: Settings) -> str:
-    return name if name in known_timezones() else settings.default_timezone
+def _store_recipient(
+    session: Session, envelope: Envelope[EventData], settings: Settings, *, digest_enabled: bool
+) -> None:
+    """The event's user as a recipient, unless newer data is stored; an unknown timezone
+    falls back to the default."""
+    data = envelope.data
+    assert isinstance(data, UserRegistered | UserUpdated)
+    timezone = data.timezone if data.timezone in known_timezones() else settings.default_timezone
+    recipients.upsert_recipient(
+        session,
+        user_id=data.user_id,
+        email=data.email,
+        timezone=timezone,
+        digest_enabled=digest_enabled,
+        changed_at=envelope.occurred_at,
+    )
 
 
 HANDLERS: dict[type[EventData], Handler] = {
