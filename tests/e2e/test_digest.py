@@ -9,10 +9,10 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -25,51 +25,47 @@ from tracker_runtime.database import libpq_dsn
 PASSWORD = "correct horse battery"
 
 
-Register = Callable[[Stack, str], httpx.Client]
+@dataclass(frozen=True)
+class User:
+    email: str
+    client: httpx.Client
+    """Logged in with the user's Bearer token."""
+
+    def add_tasks(self, *titles: str) -> list[str]:
+        ids = []
+        for title in titles:
+            response = self.client.post("/api/tasks", json={"title": title})
+            assert response.status_code == 201, response.text
+            ids.append(response.json()["id"])
+        return ids
+
+    def complete(self, task_id: str) -> None:
+        response = self.client.patch(f"/api/tasks/{task_id}", json={"status": "done"})
+        assert response.status_code == 200, response.text
+
+
+Register = Callable[[str], User]
 
 
 @pytest.fixture
-def register() -> Iterator[Register]:
-    """Registers a new user in a timezone; returns their logged-in client."""
+def register(stack: Stack) -> Iterator[Register]:
+    """Registers a new user in a timezone, through the gateway."""
     clients: list[httpx.Client] = []
 
-    def new_user(stack: Stack, timezone: str) -> httpx.Client:
+    def new_user(timezone: str) -> User:
         client = httpx.Client(base_url=stack.gateway, timeout=10)
         clients.append(client)
-        return sign_up(client, timezone)
+        email = f"digest-{uuid.uuid4().hex[:10]}@example.com"
+        response = client.post(
+            "/api/user", json={"email": email, "password": PASSWORD, "timezone": timezone}
+        )
+        assert response.status_code == 200, response.text
+        client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+        return User(email, client)
 
     yield new_user
     for client in clients:
         client.close()
-
-
-def sign_up(client: httpx.Client, timezone: str) -> httpx.Client:
-    email = f"digest-{uuid.uuid4().hex[:10]}@example.com"
-    response = client.post(
-        "/api/user", json={"email": email, "password": PASSWORD, "timezone": timezone}
-    )
-    assert response.status_code == 200, response.text
-    client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-    client.headers["X-Test-Email"] = email
-    return client
-
-
-def email_of(client: httpx.Client) -> str:
-    return client.headers["X-Test-Email"]
-
-
-def add_tasks(client: httpx.Client, *titles: str) -> list[str]:
-    ids = []
-    for title in titles:
-        response = client.post("/api/tasks", json={"title": title})
-        assert response.status_code == 201, response.text
-        ids.append(response.json()["id"])
-    return ids
-
-
-def complete(client: httpx.Client, task_id: str) -> None:
-    response = client.patch(f"/api/tasks/{task_id}", json={"status": "done"})
-    assert response.status_code == 200, response.text
 
 
 def make_digest(stack: Stack, at: datetime) -> str:
@@ -101,6 +97,13 @@ def wait_for_digests(stack: Stack, address: str, count: int) -> list[EmailMessag
     return digests_to(stack, address)
 
 
+def settled_digests(stack: Stack, address: str) -> list[EmailMessage]:
+    """The digests to ``address`` after the worker had ample time to send one more: a run
+    that stored a mail hands it to the worker before it exits."""
+    time.sleep(2.0)
+    return digests_to(stack, address)
+
+
 def digests_to(stack: Stack, address: str) -> list[EmailMessage]:
     return [mail for mail in stack.mails_to(address) if "Your day" in str(mail["Subject"])]
 
@@ -125,19 +128,19 @@ def text_of(mail: EmailMessage) -> str:
 
 
 def test_one_digest_per_user_at_their_own_midnight(stack: Stack, register: Register) -> None:
-    utc = register(stack, "UTC")
-    kiritimati = register(stack, "Pacific/Kiritimati")
-    idle = register(stack, "UTC")
-    first, _, _ = add_tasks(utc, "Buy milk", "Write the <report>", "Call Bob")
-    complete(utc, first)
-    [island_task] = add_tasks(kiritimati, "Swim")
-    complete(kiritimati, island_task)
+    utc = register("UTC")
+    kiritimati = register("Pacific/Kiritimati")
+    idle = register("UTC")
+    first, _, _ = utc.add_tasks("Buy milk", "Write the <report>", "Call Bob")
+    utc.complete(first)
+    [island_task] = kiritimati.add_tasks("Swim")
+    kiritimati.complete(island_task)
     now = datetime.now(UTC)
 
     # The next UTC midnight plus a minute: one mail for the UTC user, with the titles.
     at = next_midnight(ZoneInfo("UTC"), now) + timedelta(minutes=1)
     make_digest(stack, at)
-    [mail] = wait_for_digests(stack, email_of(utc), 1)
+    [mail] = wait_for_digests(stack, utc.email, 1)
     text = text_of(mail)
     assert "You completed 1 task today" in text
     assert "Buy milk" in text
@@ -152,29 +155,29 @@ def test_one_digest_per_user_at_their_own_midnight(stack: Stack, register: Regis
     # The same command again: nothing new.
     output = make_digest(stack, at)
     assert "0 users" in output
-    assert len(wait_for_digests(stack, email_of(utc), 2)) == 1
+    assert len(settled_digests(stack, utc.email)) == 1
 
     # Kiritimati's midnight was not at that instant; nobody without tasks gets anything.
-    assert digests_to(stack, email_of(kiritimati)) == []
-    assert digests_to(stack, email_of(idle)) == []
+    assert digests_to(stack, kiritimati.email) == []
+    assert digests_to(stack, idle.email) == []
 
     # Kiritimati (UTC+14) gets theirs at its own midnight.
     island_at = next_midnight(ZoneInfo("Pacific/Kiritimati"), now) + timedelta(minutes=1)
     make_digest(stack, island_at)
-    [island_mail] = wait_for_digests(stack, email_of(kiritimati), 1)
+    [island_mail] = wait_for_digests(stack, kiritimati.email, 1)
     assert "You completed 1 task today" in text_of(island_mail)
     assert "Swim" in text_of(island_mail)
     assert "unfinished" not in text_of(island_mail)
-    assert digests_to(stack, email_of(idle)) == []
+    assert digests_to(stack, idle.email) == []
 
 
 def test_one_click_unsubscribe_stops_the_digest(stack: Stack, register: Register) -> None:
-    user = register(stack, "UTC")
-    add_tasks(user, "Water the plants")
+    user = register("UTC")
+    user.add_tasks("Water the plants")
     now = datetime.now(UTC)
     at = next_midnight(ZoneInfo("UTC"), now) + timedelta(minutes=2)
     make_digest(stack, at)
-    [mail] = wait_for_digests(stack, email_of(user), 1)
+    [mail] = wait_for_digests(stack, user.email, 1)
 
     # What a mail client does with List-Unsubscribe-Post (RFC 8058): a POST, no cookies.
     link = str(mail["List-Unsubscribe"]).strip("<>")
@@ -182,39 +185,39 @@ def test_one_click_unsubscribe_stops_the_digest(stack: Stack, register: Register
     page = httpx.get(link)
     assert page.status_code == 200
     assert "<form" in page.text
-    assert recipient_digest_enabled(email_of(user)) is True  # a GET changes nothing
+    assert recipient_digest_enabled(user.email) is True  # a GET changes nothing
     response = httpx.post(
         link,
         content="List-Unsubscribe=One-Click",
         headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": "null"},
     )
     assert response.status_code == 200
-    assert user.get("/api/user").json()["digest_enabled"] is False
+    assert user.client.get("/api/user").json()["digest_enabled"] is False
 
     deadline = time.monotonic() + 10
-    while recipient_digest_enabled(email_of(user)) and time.monotonic() < deadline:
+    while recipient_digest_enabled(user.email) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert recipient_digest_enabled(email_of(user)) is False
+    assert recipient_digest_enabled(user.email) is False
     make_digest(stack, at + timedelta(days=1))
-    assert len(wait_for_digests(stack, email_of(user), 2)) == 1
+    assert len(settled_digests(stack, user.email)) == 1
 
     tampered = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
     refused = httpx.post(tampered)
     assert refused.status_code == 400
     assert "not valid" in refused.json()["message"]
-    assert urlsplit(link).query.startswith("token=")
 
 
-@pytest.mark.parametrize("timezone", ["Europe/Berlin", "Not/AZone"])
-def test_preferences_change_through_the_gateway(
-    stack: Stack, register: Register, timezone: str
-) -> None:
-    user = register(stack, "UTC")
-    response = user.patch("/api/user", json={"timezone": timezone, "digest_enabled": False})
-    if timezone == "Not/AZone":
-        assert response.status_code == 422
-        assert "timezone" in response.json()["message"].lower() or response.json()["errors"]
-        return
+def test_preferences_change_through_the_gateway(register: Register) -> None:
+    user = register("UTC")
+
+    response = user.client.patch(
+        "/api/user", json={"timezone": "Europe/Berlin", "digest_enabled": False}
+    )
+    refused = user.client.patch("/api/user", json={"timezone": "Not/AZone"})
+
     assert response.status_code == 200, response.text
-    assert response.json()["timezone"] == timezone
+    assert response.json()["timezone"] == "Europe/Berlin"
     assert response.json()["digest_enabled"] is False
+    assert refused.status_code == 422
+    assert refused.json()["message"]
+    assert [error["field"] for error in refused.json()["errors"]] == ["timezone"]

@@ -1,9 +1,13 @@
 """Helpers shared by the auth tests."""
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import text
+
+from tracker_contracts import UserUpdated, parse_envelope
 
 BASE_URL = "https://tracker.test"
 PASSWORD = "correct horse battery"
@@ -21,3 +25,16 @@ async def fetch_all(app: FastAPI, query: str, **params: object) -> list[dict[str
     async with app.state.database.engine.connect() as connection:
         rows = await connection.execute(text(query), params)
         return [dict(row._mapping) for row in rows]
+
+
+async def updated_events(app: FastAPI) -> list[dict[str, Any]]:
+    """The ``user.updated`` events in the outbox, oldest first, as their data."""
+    rows = await fetch_all(
+        app, "SELECT payload FROM outbox WHERE event_type = 'user.updated' ORDER BY id"
+    )
+    events = []
+    for row in rows:
+        envelope = parse_envelope(json.dumps(row["payload"]))
+        assert isinstance(envelope.data, UserUpdated)
+        events.append(envelope.data.model_dump(mode="json"))
+    return events

@@ -1,7 +1,6 @@
 """Mail preferences: ``PATCH /api/user`` and the ``user.updated`` event it writes."""
 
 import asyncio
-import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -9,23 +8,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tracker_contracts import UserUpdated, parse_envelope
 from tracker_runtime.outbox import add_event
 
-from ..support import BASE_URL, Account, fetch_all
-
-
-async def updated_events(app: FastAPI) -> list[dict[str, Any]]:
-    """The ``user.updated`` events in the outbox, oldest first, as their data."""
-    rows = await fetch_all(
-        app, "SELECT payload FROM outbox WHERE event_type = 'user.updated' ORDER BY id"
-    )
-    events = []
-    for row in rows:
-        envelope = parse_envelope(json.dumps(row["payload"]))
-        assert isinstance(envelope.data, UserUpdated)
-        events.append(envelope.data.model_dump(mode="json"))
-    return events
+from ..support import BASE_URL, Account, fetch_all, updated_events
 
 
 async def stored_user(app: FastAPI) -> dict[str, object]:

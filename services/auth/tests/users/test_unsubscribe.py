@@ -1,6 +1,5 @@
 """One-click unsubscribe (RFC 8058): the link in the digest mail turns the digest off."""
 
-import json
 import re
 import uuid
 from html import unescape
@@ -12,10 +11,9 @@ import pytest
 from fastapi import FastAPI
 
 from tracker_auth.context import AuthContext
-from tracker_contracts import UserUpdated, parse_envelope
 from tracker_runtime import unsubscribe as tokens
 
-from ..support import BASE_URL, PASSWORD, Account, fetch_all
+from ..support import BASE_URL, PASSWORD, Account, fetch_all, updated_events
 
 PATH = "/api/user/unsubscribe"
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
@@ -29,18 +27,6 @@ def secret_of(context: AuthContext) -> str:
 
 def token_for(context: AuthContext, user_id: str | uuid.UUID) -> str:
     return tokens.sign(uuid.UUID(str(user_id)), secret_of(context))
-
-
-async def updated_events(app: FastAPI) -> list[dict[str, Any]]:
-    rows = await fetch_all(
-        app, "SELECT payload FROM outbox WHERE event_type = 'user.updated' ORDER BY id"
-    )
-    events = []
-    for row in rows:
-        envelope = parse_envelope(json.dumps(row["payload"]))
-        assert isinstance(envelope.data, UserUpdated)
-        events.append(envelope.data.model_dump(mode="json"))
-    return events
 
 
 async def digest_enabled(app: FastAPI) -> object:
