@@ -40,12 +40,15 @@ frontend: install ## Build the web app into services/frontend/dist
 	cp .env.example .env
 	@echo "created .env from .env.example"
 
+# Every process reads its configuration itself (the environment first, then .env, then the
+# defaults: tracker_runtime.settings). honcho is given an empty environment file so that it
+# never reads .env its own way.
 dev: install .env frontend ## Run every service, the gateway and the mail catcher (Ctrl-C stops all)
+	@$(RUN) python -m scripts.dev_check
 	$(RUN) python -m tracker_auth.prestart
 	$(RUN) python -m tracker_tasks.prestart
 	$(RUN) python -m tracker_notifier.prestart
-	$(RUN) --env-file .env python scripts/render_gateway.py .run/gateway
-	$(RUN) honcho start -f Procfile
+	$(RUN) honcho start --procfile Procfile --env /dev/null
 
 test: install frontend ## Run every check and test, as CI does
 	$(MAKE) --no-print-directory lint lint-deploy typecheck pytest

@@ -1,29 +1,40 @@
 """The development mail catcher: an SMTP server that keeps every mail as a file.
 
-Usage: ``python scripts/mail_catcher.py`` (``make dev`` runs it). It listens on
+Usage: ``python -m scripts.mail_catcher`` (``make dev`` runs it). It listens on
 ``127.0.0.1:1025`` (``MAIL_CATCHER_HOST``, ``MAIL_CATCHER_PORT``), stores each message as an
 ``.eml`` file under ``.run/mail/`` (``MAIL_CATCHER_DIR``) and logs its recipients and
-subject, until Ctrl-C. Open the files with any mail client to see the mail as sent.
+subject, until Ctrl-C. Open the files with any mail client to see the mail as sent. Its
+settings are read like every other process's (``tracker_runtime.settings``).
 
 :class:`MailCatcher` is an aiosmtpd handler; tests reuse it for a real SMTP server.
 """
 
 import logging
-import os
 import signal
 import threading
 from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from aiosmtpd.controller import Controller
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from tracker_runtime.logging import configure_logging
+from tracker_runtime.serve import exit_with, port_problem
+from tracker_runtime.settings import Port, ProcessSettings, load_settings, variable_name
 
-ROOT = Path(__file__).resolve().parents[1]
 logger = logging.getLogger("tracker.mail_catcher")
+
+
+class CatcherSettings(ProcessSettings):
+    model_config = SettingsConfigDict(env_prefix="MAIL_CATCHER_")
+
+    host: Annotated[str, Field(description="Address to listen on.")] = "127.0.0.1"
+    port: Port = 1025
+    dir: Annotated[Path, Field(description="Where each caught mail is stored.")] = Path(".run/mail")
 
 
 class MailCatcher:
@@ -59,17 +70,23 @@ class MailCatcher:
 
 
 def main() -> None:
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    settings = load_settings(CatcherSettings, process="mail catcher")
+    configure_logging(settings.log_level, json_lines=settings.log_json)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
-    host = os.environ.get("MAIL_CATCHER_HOST", "127.0.0.1")
-    port = int(os.environ.get("MAIL_CATCHER_PORT", "1025"))
-    directory = Path(os.environ.get("MAIL_CATCHER_DIR", ROOT / ".run" / "mail"))
-    controller = Controller(MailCatcher(directory), hostname=host, port=port)
+    problem = port_problem(
+        settings.host, settings.port, variable=variable_name(CatcherSettings, "port")
+    )
+    if problem is not None:
+        exit_with("mail catcher", problem)
+    directory = settings.dir.resolve()
+    controller = Controller(MailCatcher(directory), hostname=settings.host, port=settings.port)
     stop = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stop.set())
     controller.start()
-    logger.info("catching mail on %s:%d into %s (Ctrl-C stops)", host, port, directory)
+    logger.info(
+        "catching mail on %s:%d into %s (Ctrl-C stops)", settings.host, settings.port, directory
+    )
     try:
         stop.wait()
     finally:

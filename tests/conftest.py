@@ -1,11 +1,25 @@
-"""The stack as `make dev` runs it (same prestart, gateway template and Procfile under
-honcho), on free ports and its own databases, for tests that go through the gateway."""
+"""The stack as a newcomer runs it: `make dev` itself, in a fresh clone of this checkout.
 
-import json
+The clone holds what `git clone` would give plus the working changes (tracked changes and
+new files that are not ignored), and nothing git ignores: no `.env`, virtualenv, npm packages
+or built web app. `make dev` installs them, creates `.env` from `.env.example` and starts
+every process, exactly as the README says. The test's environment sets only what must
+differ for tests to run beside anything else on the machine: ports, the SMTP target, the
+database and virtual host names; and a digest schedule that never fires by itself, so that
+the tests choose the instants (a tick at the real time would mail their users). Everything
+else comes from `.env`, which the processes read themselves: a process that lets `.env`
+override the environment, or parses it differently, breaks this stack.
+
+The stack is started, stopped with Ctrl-C (SIGINT to its process group, as a terminal
+sends it) and started again before the tests use it: `make dev` must start cleanly twice.
+"""
+
 import os
+import shutil
 import signal
+import socket
 import subprocess
-import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -13,26 +27,79 @@ from email.parser import BytesParser
 from email.policy import default
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.support.network import free_port, wait_until_healthy
-from tests.support.rabbitmq import purge_queues
-from tracker_contracts.tasks import NOTIFIER_TASK_QUEUE
-from tracker_contracts.topology import NOTIFIER_EVENTS, TASKS_SESSION_EVENTS
+from tests.support import run
+from tests.support.network import free_port
+from tests.support.rabbitmq import ensure_rabbitmq_vhost
+from tracker_auth.config import Settings as AuthSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-AUTH_DATABASE = "postgresql+asyncpg://postgres@localhost:5432/tracker_auth_e2e"
-TASKS_DATABASE = "postgresql+asyncpg://postgres@localhost:5432/tracker_tasks_e2e"
-NOTIFIER_DATABASE = "postgresql+psycopg://postgres@localhost:5432/tracker_notifier_e2e"
+AUTH_DATABASE = run.database_url("tracker_auth_e2e")
+TASKS_DATABASE = run.database_url("tracker_tasks_e2e")
+NOTIFIER_DATABASE = run.database_url("tracker_notifier_e2e", "psycopg")
+NOT_A_NEWCOMERS = ("VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
+"""Variables of this test run and the make around it, which a newcomer's shell has not."""
+MAX_FAILURES = AuthSettings.model_fields["login_max_failures_per_account"].default
+"""Failed logins the stack allows per account (`.env.example` keeps the default)."""
+READY_WITHIN = 300.0
+"""Seconds for `make dev` in a fresh clone: installing, building, migrating, starting."""
+
+
+def _git(*arguments: str) -> list[str]:
+    result = subprocess.run(
+        ["git", *arguments, "-z"], cwd=ROOT, capture_output=True, check=True, text=True
+    )
+    return [path for path in result.stdout.split("\0") if path]
+
+
+def fresh_checkout(destination: Path) -> Path:
+    """A clone of this repository with the working changes, as a newcomer would get it."""
+    subprocess.run(
+        ["git", "clone", "--quiet", str(ROOT), str(destination)], check=True, timeout=120
+    )
+    deleted = set(_git("ls-files", "--deleted"))
+    for path in _git("ls-files", "--cached", "--others", "--exclude-standard"):
+        if path not in deleted:
+            (destination / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / path, destination / path)
+    for path in deleted:
+        (destination / path).unlink(missing_ok=True)
+    return destination
+
+
+def newcomer_environment(overrides: dict[str, str]) -> dict[str, str]:
+    """The shell of a person on this machine who just cloned the repository (this
+    machine's environment without this checkout's virtualenv and tools, or the settings
+    of this test run), plus ``overrides``."""
+    left_out = {*NOT_A_NEWCOMERS, *run.environment()}
+    shell = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in left_out and not name.startswith(("UV_", "PYTEST_"))
+    }
+    shell["PATH"] = os.pathsep.join(
+        entry
+        for entry in os.environ.get("PATH", "").split(os.pathsep)
+        if entry and not entry.startswith(str(ROOT))
+    )
+    return {**shell, **overrides}
 
 
 @dataclass(frozen=True)
 class Stack:
+    checkout: Path
+    """The fresh clone `make dev` runs in."""
     gateway: str
     environment: dict[str, str]
+    """What the tests set on top of a newcomer's shell."""
     log: Path
-    mail: Path
-    """Where the stack's mail catcher stores each message it receives."""
+
+    @property
+    def mail(self) -> Path:
+        """Where the stack's mail catcher stores each message, as the README says."""
+        return self.checkout / ".run" / "mail"
 
     def url(self, service: str) -> str:
         """The address of ``auth`` or ``tasks`` itself, behind the gateway."""
@@ -46,85 +113,125 @@ class Stack:
                 messages.append(message)
         return messages
 
+    def shell(
+        self, command: str, *, timeout: float = 120, **overrides: str
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``command`` with bash in the checkout, as the person who started the stack
+        would in another terminal (with ``overrides`` on top of the stack's environment)."""
+        return subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", command],
+            cwd=self.checkout,
+            env=newcomer_environment({**self.environment, **overrides}),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
 
-def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    problem = wait_until_healthy(url, process, timeout_s=60)
-    if problem is not None:
-        pytest.fail(f"the stack is not ready: {problem}\n{log.read_text()}")
+
+def stack_environment(run_dir: Path) -> dict[str, str]:
+    gateway_port, auth_port, tasks_port, smtp_port = (free_port() for _ in range(4))
+    rabbitmq = run.vhost_url("tracker-e2e")
+    ensure_rabbitmq_vhost(rabbitmq)
+    return {
+        "GATEWAY_PORT": str(gateway_port),
+        "PUBLIC_URL": f"http://localhost:{gateway_port}",
+        "AUTH_PORT": str(auth_port),
+        "AUTH_UPSTREAM": f"127.0.0.1:{auth_port}",
+        "TASKS_PORT": str(tasks_port),
+        "TASKS_UPSTREAM": f"127.0.0.1:{tasks_port}",
+        "TASKS_JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json",
+        "NOTIFIER_TASKS_URL": f"http://127.0.0.1:{tasks_port}",
+        "NOTIFIER_AUTH_URL": f"http://127.0.0.1:{auth_port}",
+        "SMTP_PORT": str(smtp_port),
+        "MAIL_CATCHER_PORT": str(smtp_port),
+        "AUTH_DATABASE_URL": AUTH_DATABASE,
+        "TASKS_DATABASE_URL": TASKS_DATABASE,
+        "NOTIFIER_DATABASE_URL": NOTIFIER_DATABASE,
+        "RABBITMQ_URL": rabbitmq,
+        "SCHEDULER_DIGEST_CRON": "0 0 1 1 *",
+    }
+
+
+def start(checkout: Path, environment: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            ["make", "dev"],
+            cwd=checkout,
+            env=newcomer_environment(environment),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop(process: subprocess.Popen[bytes], checkout: Path) -> None:
+    """Ctrl-C: SIGINT to the foreground process group, as a terminal sends it."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        # honcho starts each process in a session of its own: end what it left behind.
+        subprocess.run(["pkill", "-KILL", "-f", str(checkout)], check=False)
+
+
+def wait_until_ready(urls: list[str], process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + READY_WITHIN
+    waiting = list(urls)
+    while waiting:
+        if process.poll() is not None:
+            pytest.fail(f"make dev exited ({process.returncode}):\n{log.read_text()[-20000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{waiting[0]} not ready in {READY_WITHIN:.0f} s:\n{log.read_text()}")
+        try:
+            if httpx.get(waiting[0], timeout=1).status_code == 200:
+                waiting.pop(0)
+                continue
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+
+
+def wait_until_ports_free(environment: dict[str, str]) -> None:
+    names = ("GATEWAY_PORT", "AUTH_PORT", "TASKS_PORT", "MAIL_CATCHER_PORT")
+    ports = [int(environment[name]) for name in names]
+    deadline = time.monotonic() + 15
+    while any(_listening(port) for port in ports):
+        if time.monotonic() > deadline:
+            busy = [port for port in ports if _listening(port)]
+            pytest.fail(f"after Ctrl-C, something still listens on {busy}")
+        time.sleep(0.2)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     run_dir = tmp_path_factory.mktemp("stack")
-    gateway_port, auth_port, tasks_port, smtp_port = (free_port() for _ in range(4))
-    environment = {
-        "ENVIRONMENT": "development",
-        "LOG_LEVEL": "INFO",
-        "GATEWAY_PORT": str(gateway_port),
-        "GATEWAY_RUN_DIR": str(run_dir / "gateway"),
-        "PUBLIC_URL": f"http://localhost:{gateway_port}",
-        "AUTH_PORT": str(auth_port),
-        "AUTH_UPSTREAM": f"127.0.0.1:{auth_port}",
-        "AUTH_DATABASE_URL": AUTH_DATABASE,
-        "AUTH_COOKIE_SECURE": "false",
-        "AUTH_DEVELOPMENT_KEYS_DIR": str(run_dir / "secrets"),
-        "AUTH_LOGIN_MAX_FAILURES_PER_ACCOUNT": "5",
-        "TASKS_PORT": str(tasks_port),
-        "TASKS_UPSTREAM": f"127.0.0.1:{tasks_port}",
-        "TASKS_DATABASE_URL": TASKS_DATABASE,
-        "TASKS_JWKS_URL": f"http://127.0.0.1:{auth_port}/.well-known/jwks.json",
-        "AUTH_SERVICE_CLIENTS": json.dumps(
-            {"notifier": {"secret": "dev-notifier-secret", "scopes": ["tasks:summaries"]}}
-        ),
-        "NOTIFIER_DATABASE_URL": NOTIFIER_DATABASE,
-        "NOTIFIER_TASKS_URL": f"http://127.0.0.1:{tasks_port}",
-        "NOTIFIER_AUTH_URL": f"http://127.0.0.1:{auth_port}",
-        # Beat runs as in `make dev`, but ticks once a year: the tests choose their instants
-        # themselves (`make digest AT=...`), and a tick at the real time would mail their users.
-        "SCHEDULER_DIGEST_CRON": "0 0 1 1 *",
-        "SCHEDULER_DATA_DIR": str(run_dir / "scheduler"),
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp_port),
-        "MAIL_CATCHER_PORT": str(smtp_port),
-        "MAIL_CATCHER_DIR": str(run_dir / "mail"),
-    }
-    env_file = run_dir / "stack.env"
-    env_file.write_text("".join(f"{key}='{value}'\n" for key, value in environment.items()))
-    env = {**os.environ, **environment}
-    python = sys.executable
-    for service in ("tracker_auth", "tracker_tasks", "tracker_notifier"):
-        subprocess.run([python, "-m", f"{service}.prestart"], env=env, cwd=ROOT, check=True)
-    # Events left by earlier tests in this vhost are not this stack's business.
-    purge_queues(
-        env["RABBITMQ_URL"],
-        [NOTIFIER_EVENTS.name, NOTIFIER_TASK_QUEUE, TASKS_SESSION_EVENTS.name],
-    )
-    subprocess.run([python, "services/frontend/build.py"], cwd=ROOT, check=True)
-    subprocess.run(
-        [python, "scripts/render_gateway.py", environment["GATEWAY_RUN_DIR"]],
-        env=env,
-        cwd=ROOT,
-        check=True,
-    )
-    log = run_dir / "stack.log"
-    with log.open("wb") as output:
-        honcho = subprocess.Popen(
-            [python, "-m", "honcho", "-e", str(env_file), "start", "-f", "Procfile"],
-            env={**env, "PATH": f"{Path(python).parent}:{env['PATH']}"},
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    checkout = fresh_checkout(run_dir / "task-tracker")
+    environment = stack_environment(run_dir)
+    log = run_dir / "make-dev.log"
+    auth, tasks = environment["AUTH_UPSTREAM"], environment["TASKS_UPSTREAM"]
+    ready = [
+        f"http://{auth}/readyz",
+        f"http://{tasks}/readyz",
+        f"http://127.0.0.1:{environment['GATEWAY_PORT']}/index.html",
+    ]
+    process = start(checkout, environment, log)
     try:
-        wait_until_ready(f"http://127.0.0.1:{auth_port}/readyz", honcho, log)
-        wait_until_ready(f"http://127.0.0.1:{tasks_port}/readyz", honcho, log)
-        wait_until_ready(f"http://127.0.0.1:{gateway_port}/index.html", honcho, log)
-        yield Stack(f"http://localhost:{gateway_port}", environment, log, run_dir / "mail")
+        wait_until_ready(ready, process, log)
+        stop(process, checkout)
+        wait_until_ports_free(environment)
+        process = start(checkout, environment, log)
+        wait_until_ready(ready, process, log)
+        yield Stack(checkout, f"http://localhost:{environment['GATEWAY_PORT']}", environment, log)
     finally:
-        honcho.send_signal(signal.SIGINT)  # what Ctrl-C does in `make dev`
-        try:
-            honcho.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(honcho.pid, signal.SIGKILL)
-            honcho.wait()
+        stop(process, checkout)

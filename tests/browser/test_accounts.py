@@ -3,6 +3,7 @@
 from playwright.async_api import expect
 
 from tests.browser.conftest import PASSWORD, OpenApp, unique_email
+from tests.conftest import MAX_FAILURES
 
 
 async def test_register_through_the_modal_with_its_errors_in_the_form(open_app: OpenApp) -> None:
@@ -87,7 +88,7 @@ async def test_too_many_attempts_say_when_to_try_again(open_app: OpenApp) -> Non
     form = await app.log_in(email, "wrong 1")
     alert = form.get_by_role("alert")
     await expect(alert).to_have_text("Wrong email or password")
-    for attempt in range(2, 6):  # the stack allows five failures per account
+    for attempt in range(2, MAX_FAILURES + 1):
         async with app.page.expect_response("**/api/session"):
             await app.log_in(email, f"wrong {attempt}")
     await app.log_in(email)

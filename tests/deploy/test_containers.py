@@ -9,8 +9,8 @@ this machine's PostgreSQL, RabbitMQ, mail catcher and free ports. One-shot servi
 registration through the gateway up to the welcome mail, and stop on SIGTERM within
 `docker stop`'s grace period.
 
-Databases ``*_compose`` and the RabbitMQ virtual host ``tracker-compose`` belong to this test
-alone, so nothing else that runs beside it is disturbed.
+Databases ``*_compose_<run>`` and the RabbitMQ virtual host ``tracker-compose-<run>`` belong to
+this test alone, so nothing else that runs beside it is disturbed.
 """
 
 import os
@@ -37,13 +37,14 @@ from tests.deploy.containers import Container, Image, build, envsubst
 from tests.deploy.dockerfile import context_files, read_dockerignore
 from tests.deploy.project import ROOT, service_names
 from tests.deploy.test_compose import local_env
+from tests.support import run
 from tests.support.network import free_port
 from tests.support.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from tracker_contracts.tasks import NOTIFIER_TASK_QUEUE
 from tracker_contracts.topology import NOTIFIER_EVENTS, TASKS_SESSION_EVENTS
 
-DATABASE_SUFFIX = "_compose"
-VHOST = "tracker-compose"
+DATABASE_SUFFIX = f"_compose_{run.RUN_ID}"
+VHOST = run.vhost("tracker-compose")
 POSTGRES = ("127.0.0.1", 5432)
 INFRASTRUCTURE = {"postgres", "rabbitmq"}
 """Compose services this machine provides itself (optional ones, under a profile, too)."""

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import TASKS_DATABASE, Stack
+from tests.support import run
 from tracker_notifier.config import Settings
 from tracker_notifier.db import Database, new_engine
 from tracker_notifier.digest.service import DigestRun, TickReport
@@ -21,7 +22,7 @@ from tracker_notifier.prestart import MIGRATIONS
 from tracker_runtime.database import libpq_dsn
 from tracker_runtime.migrations import prepare
 
-NOTIFIER_DATABASE = "postgresql+psycopg://postgres@localhost:5432/tracker_notifier_digest"
+NOTIFIER_DATABASE = run.database_url("tracker_notifier_digest", "psycopg")
 
 
 def plain(url: str) -> str:

@@ -6,7 +6,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import Stack
+from tests.conftest import MAX_FAILURES, Stack
 
 PASSWORD = "correct horse battery"
 
@@ -64,11 +64,11 @@ def test_many_wrong_passwords_are_throttled(stack: Stack, email: str) -> None:
         client.post("/api/user", json={"email": email, "password": PASSWORD})
         statuses = [
             client.post("/api/session", json={"email": email, "password": "nope nope"}).status_code
-            for _ in range(6)
+            for _ in range(MAX_FAILURES + 1)
         ]
 
-    assert statuses[:5] == [401] * 5
-    assert statuses[5] == 429
+    assert statuses[:MAX_FAILURES] == [401] * MAX_FAILURES
+    assert statuses[MAX_FAILURES] == 429
 
 
 def test_the_gateway_sends_security_headers_and_a_request_id(stack: Stack) -> None:

@@ -2,24 +2,19 @@
 tasks completed over HTTP, `make digest AT=...` run as an operator would, mail read from
 the development mail catcher."""
 
-import os
-import shutil
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
 import pytest
 
-from tests.conftest import NOTIFIER_DATABASE, ROOT, Stack
+from tests.conftest import NOTIFIER_DATABASE, Stack
 from tracker_runtime.database import libpq_dsn
 
 PASSWORD = "correct horse battery"
@@ -69,20 +64,8 @@ def register(stack: Stack) -> Iterator[Register]:
 
 
 def make_digest(stack: Stack, at: datetime) -> str:
-    """`make digest AT=...` with the stack's configuration, as an operator runs it."""
-    environment = {**os.environ, **stack.environment}
-    environment["PATH"] = f"{Path(sys.executable).parent}:{environment['PATH']}"
-    make = shutil.which("make")
-    assert make is not None
-    result = subprocess.run(
-        [make, "--no-print-directory", "digest", f"AT={at.isoformat()}"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    """`make digest AT=...` beside the running stack, as an operator runs it."""
+    result = stack.shell(f"make --no-print-directory digest AT={at.isoformat()}")
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 

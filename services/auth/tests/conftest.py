@@ -19,9 +19,7 @@ from tracker_runtime.migrations import prepare
 
 from .support import BASE_URL, PASSWORD, Account
 
-TEST_DATABASE_URL = os.environ.get(
-    "AUTH_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@localhost:5432/tracker_auth_test"
-)
+TEST_DATABASE_URL = os.environ["AUTH_TEST_DATABASE_URL"]
 TABLES = ("users", "sessions", "refresh_tokens", "login_throttles", "outbox")
 
 

@@ -21,10 +21,7 @@ from tracker_runtime.migrations import prepare
 
 from .support import SmtpServer, WorkerProcess, broker, purge, queue_consumers
 
-TEST_DATABASE_URL = os.environ.get(
-    "NOTIFIER_TEST_DATABASE_URL",
-    "postgresql+psycopg://postgres@localhost:5432/tracker_notifier_test",
-)
+TEST_DATABASE_URL = os.environ["NOTIFIER_TEST_DATABASE_URL"]
 TABLES = ("processed_events", "recipients", "deliveries", "digest_claims")
 """In the order the worker locks them, so that emptying them never deadlocks with it."""
 PUBLIC_URL = "https://tracker.example.org"

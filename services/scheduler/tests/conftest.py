@@ -15,9 +15,7 @@ from kombu.connection import Connection
 from tests.support.rabbitmq import ensure_rabbitmq_vhost
 from tracker_runtime.kombu_topology import TASK_QUEUE, declare_topology
 
-SCHEDULER_RABBITMQ_URL = os.environ.get(
-    "SCHEDULER_TEST_RABBITMQ_URL", "amqp://guest:guest@localhost:5672/tracker-scheduler-test"
-)
+SCHEDULER_RABBITMQ_URL = os.environ["SCHEDULER_TEST_RABBITMQ_URL"]
 
 
 def broker(url: str) -> Any:

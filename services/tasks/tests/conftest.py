@@ -33,13 +33,8 @@ from .support import (
     register,
 )
 
-TEST_DATABASE_URL = os.environ.get(
-    "TASKS_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@localhost:5432/tracker_tasks_test"
-)
-AUTH_TEST_DATABASE_URL = os.environ.get(
-    "TASKS_AUTH_TEST_DATABASE_URL",
-    "postgresql+asyncpg://postgres@localhost:5432/tracker_auth_tasks_test",
-)
+TEST_DATABASE_URL = os.environ["TASKS_TEST_DATABASE_URL"]
+AUTH_TEST_DATABASE_URL = os.environ["TASKS_AUTH_TEST_DATABASE_URL"]
 TABLES = ("tasks", "revoked_sessions", "outbox")
 AUTH_TABLES = ("users", "sessions", "refresh_tokens", "login_throttles", "outbox")
 

@@ -5,11 +5,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, SecretStr, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
-from tracker_runtime.settings import ServiceSettings
-from tracker_runtime.timezones import validate_timezone
+from tracker_runtime.settings import (
+    HttpServiceSettings,
+    Port,
+    json_value,
+    load_settings,
+    postgres_url,
+)
 from tracker_runtime.unsubscribe import (
     DEVELOPMENT_SECRET,
     UnsubscribeSecret,
@@ -25,12 +30,20 @@ class ServiceClient(BaseModel):
 
 
 DEVELOPMENT_SECRET_PREFIX = "dev-"
+SERVICE_CLIENTS_EXAMPLE = (
+    '{"notifier": {"secret": "dev-notifier-secret", "scopes": ["tasks:summaries"]}}'
+)
 
 
-class Settings(ServiceSettings):
+class Settings(HttpServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AUTH_")
 
-    database_url: str = "postgresql+asyncpg://postgres@localhost:5432/tracker_auth"
+    port: Port = 8001
+    database_url: Annotated[
+        str,
+        AfterValidator(postgres_url("asyncpg")),
+        Field(examples=["postgresql+asyncpg://postgres@localhost:5432/tracker_auth"]),
+    ] = "postgresql+asyncpg://postgres@localhost:5432/tracker_auth"
     database_pool_size: int = 10
 
     signing_key: SecretStr | None = Field(
@@ -53,10 +66,16 @@ class Settings(ServiceSettings):
         description="Absolute lifetime of a session (a refresh-token family).",
     )
 
-    service_clients: dict[str, ServiceClient] = Field(
-        default_factory=dict,
-        description='JSON: {"client id": {"secret": "...", "scopes": ["tasks:summaries"]}}',
-    )
+    service_clients: Annotated[
+        dict[str, ServiceClient],
+        NoDecode,
+        BeforeValidator(json_value),
+        Field(
+            default_factory=dict,
+            description="JSON: the services that may obtain service tokens.",
+            examples=[SERVICE_CLIENTS_EXAMPLE],
+        ),
+    ]
     service_token_ttl: timedelta = timedelta(minutes=5)
 
     cookie_secure: bool = Field(
@@ -72,11 +91,6 @@ class Settings(ServiceSettings):
     password_memory_cost_kib: int = 19_456
     password_time_cost: int = 2
     password_hashing_threads: Annotated[int, Field(ge=1)] = 2
-
-    @field_validator("default_timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        return validate_timezone(value)
 
     @model_validator(mode="after")
     def _refuse_development_shortcuts_in_production(self) -> Self:
@@ -100,4 +114,4 @@ class Settings(ServiceSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings(Settings, process="auth")

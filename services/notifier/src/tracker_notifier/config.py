@@ -12,11 +12,10 @@ from functools import lru_cache
 from typing import Annotated, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from tracker_runtime.settings import ServiceSettings
-from tracker_runtime.timezones import validate_timezone
+from tracker_runtime.settings import ServiceSettings, load_settings, postgres_url
 from tracker_runtime.unsubscribe import (
     DEVELOPMENT_SECRET,
     UnsubscribeSecret,
@@ -40,7 +39,11 @@ class SmtpSecurity(StrEnum):
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_")
 
-    database_url: str = "postgresql+psycopg://postgres@localhost:5432/tracker_notifier"
+    database_url: Annotated[
+        str,
+        AfterValidator(postgres_url("psycopg")),
+        Field(examples=["postgresql+psycopg://postgres@localhost:5432/tracker_notifier"]),
+    ] = "postgresql+psycopg://postgres@localhost:5432/tracker_notifier"
     database_pool_size: Annotated[int, Field(ge=1)] = 2
 
     smtp_host: Annotated[str, Field(validation_alias="SMTP_HOST")] = "localhost"
@@ -93,11 +96,6 @@ class Settings(ServiceSettings):
     digest_batch_size: Annotated[
         int, Field(ge=1, le=500, description="Users per summaries request and transaction.")
     ] = 500
-
-    @field_validator("default_timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        return validate_timezone(value)
 
     @field_validator("smtp_username", mode="before")
     @classmethod
@@ -152,4 +150,4 @@ class Settings(ServiceSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings(Settings, process="notifier")

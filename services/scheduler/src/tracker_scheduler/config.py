@@ -13,7 +13,7 @@ from celery.schedules import ParseException, crontab
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from tracker_runtime.settings import ServiceSettings
+from tracker_runtime.settings import ServiceSettings, load_settings
 
 
 def parse_cron(expression: str) -> crontab:
@@ -67,4 +67,4 @@ class Settings(ServiceSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings(Settings, process="scheduler")

@@ -4,16 +4,21 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from tracker_runtime.settings import ServiceSettings
+from tracker_runtime.settings import HttpServiceSettings, Port, load_settings, postgres_url
 
 
-class Settings(ServiceSettings):
+class Settings(HttpServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TASKS_")
 
-    database_url: str = "postgresql+asyncpg://postgres@localhost:5432/tracker_tasks"
+    port: Port = 8002
+    database_url: Annotated[
+        str,
+        AfterValidator(postgres_url("asyncpg")),
+        Field(examples=["postgresql+asyncpg://postgres@localhost:5432/tracker_tasks"]),
+    ] = "postgresql+asyncpg://postgres@localhost:5432/tracker_tasks"
     database_pool_size: int = 10
 
     jwks_url: str = Field(
@@ -49,4 +54,4 @@ class Settings(ServiceSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings(Settings, process="tasks")

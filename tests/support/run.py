@@ -1,0 +1,108 @@
+"""What one test run creates on the machine's shared servers, named after the run.
+
+Every database and RabbitMQ virtual host a run uses carries the run's id (``run<pid>`` of
+the pytest process), so two runs side by side, or a run beside `make dev`, never meet. The
+run drops them when it ends, and at its start drops those of earlier runs whose process is
+gone (a run that was killed).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+
+RUN_ID = os.environ.setdefault("TRACKER_TEST_RUN", f"run{os.getpid()}")
+POSTGRES = "postgresql://postgres@localhost:5432/postgres"
+RABBITMQ = "amqp://guest:guest@localhost:5672"
+_OWNER = re.compile(r"[_-]run(\d+)$")
+
+
+def database(name: str) -> str:
+    return f"{name}_{RUN_ID}"
+
+
+def database_url(name: str, driver: str = "asyncpg") -> str:
+    """A SQLAlchemy URL of this run's database ``name`` on the local PostgreSQL."""
+    return f"postgresql+{driver}://postgres@localhost:5432/{database(name)}"
+
+
+def vhost(name: str) -> str:
+    return f"{name}-{RUN_ID}"
+
+
+def vhost_url(name: str) -> str:
+    """The URL of this run's RabbitMQ virtual host ``name``."""
+    return f"{RABBITMQ}/{quote(vhost(name), safe='')}"
+
+
+def environment() -> dict[str, str]:
+    """The variables that point every test suite at this run's databases and virtual hosts
+    (each suite's conftest reads its own)."""
+    rabbitmq = vhost_url("tracker-test")
+    return {
+        "AUTH_TEST_DATABASE_URL": database_url("tracker_auth_test"),
+        "TASKS_TEST_DATABASE_URL": database_url("tracker_tasks_test"),
+        "TASKS_AUTH_TEST_DATABASE_URL": database_url("tracker_auth_tasks_test"),
+        "NOTIFIER_TEST_DATABASE_URL": database_url("tracker_notifier_test", "psycopg"),
+        "RUNTIME_TEST_DATABASE_URL": database_url("tracker_runtime_test"),
+        "TEST_RABBITMQ_URL": rabbitmq,
+        "SCHEDULER_TEST_RABBITMQ_URL": vhost_url("tracker-scheduler-test"),
+        "RABBITMQ_URL": rabbitmq,
+        "TRACKER_TEST_RUN": RUN_ID,
+    }
+
+
+def _owner_gone(name: str) -> bool:
+    match = _OWNER.search(name)
+    if match is None:
+        return False
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _rabbitmqctl(*arguments: str) -> subprocess.CompletedProcess[str]:
+    rabbitmqctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    return subprocess.run(
+        [rabbitmqctl, "-q", *arguments], capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def _vhosts() -> list[str]:
+    listed = _rabbitmqctl("list_vhosts", "--no-table-headers")
+    return [line.strip() for line in listed.stdout.splitlines() if line.strip()]
+
+
+def _databases(connection: psycopg.Connection) -> list[str]:
+    rows = connection.execute("SELECT datname FROM pg_database WHERE datname LIKE 'tracker%%'")
+    return [row[0] for row in rows]
+
+
+def drop(*, this_run: bool = True, abandoned: bool = False) -> list[str]:
+    """Drop this run's databases and virtual hosts, and (``abandoned``) those of runs whose
+    process is gone; returns what was dropped."""
+
+    def doomed(name: str) -> bool:
+        mine = name.endswith((f"_{RUN_ID}", f"-{RUN_ID}"))
+        return (this_run and mine) or (abandoned and _owner_gone(name))
+
+    dropped: list[str] = []
+    with psycopg.connect(POSTGRES, autocommit=True) as connection:
+        for name in filter(doomed, _databases(connection)):
+            statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)
+            )
+            connection.execute(statement)
+            dropped.append(name)
+    for name in filter(doomed, _vhosts()):
+        _rabbitmqctl("delete_vhost", name)
+        dropped.append(name)
+    return dropped
