@@ -37,7 +37,7 @@ def amqp_url(value: str) -> str:
     """``value`` if it is an AMQP URL RabbitMQ can be reached at."""
     parts = urlsplit(value)
     if parts.scheme not in ("amqp", "amqps") or not parts.hostname:
-        raise ValueError("Not an AMQP URL (amqp://user:password@host:5672/vhost)")
+        raise ValueError("Not an AMQP URL")
     try:
         parts.port  # noqa: B018  (raises for a port that is not a number)
     except ValueError as error:
