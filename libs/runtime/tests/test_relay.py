@@ -20,7 +20,9 @@ from tracker_runtime.migrations import ensure_database
 from tracker_runtime.outbox import add_event, define_outbox_table, notify_trigger_ddl
 from tracker_runtime.relay import OutboxRelay
 
-DATABASE_URL = "postgresql+asyncpg://postgres@localhost:5432/tracker_runtime_test"
+DATABASE_URL = os.environ.get(
+    "RUNTIME_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@localhost:5432/tracker_runtime_test"
+)
 metadata = new_metadata()
 outbox = define_outbox_table(metadata)
 
