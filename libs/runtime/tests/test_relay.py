@@ -12,10 +12,15 @@ from sqlalchemy import func, select, text
 
 from tests.support.rabbitmq import observe_events
 from tests.support.tcp_proxy import TcpProxy
-from tracker_contracts import TaskCompleted, UserRegistered, parse_envelope
-from tracker_contracts.topology import UNROUTED_QUEUE
+from tracker_contracts import EVENTS_EXCHANGE, TaskCompleted, UserRegistered, parse_envelope
+from tracker_contracts.topology import (
+    RETIRED_QUEUES,
+    UNROUTED_EXCHANGE,
+    UNROUTED_QUEUE,
+    UNROUTED_QUEUE_ARGUMENTS,
+)
 from tracker_runtime.database import Database, new_metadata
-from tracker_runtime.messaging import new_broker
+from tracker_runtime.messaging import declare_topology, new_broker
 from tracker_runtime.migrations import ensure_database
 from tracker_runtime.outbox import add_event, define_outbox_table, notify_trigger_ddl
 from tracker_runtime.relay import OutboxRelay
@@ -199,3 +204,74 @@ async def test_an_event_without_a_consumer_is_kept_not_lost(database: Database) 
             kept.append(message.message_id)
             await message.ack()
     assert str(envelope.event_id) in kept
+
+
+async def wait_for_depth(channel: aio_pika.abc.AbstractChannel, depth: int) -> None:
+    async with asyncio.timeout(15):
+        while (await (await channel.get_queue(UNROUTED_QUEUE)).declare()).message_count != depth:
+            await asyncio.sleep(0.05)
+
+
+async def test_unrouted_events_are_bounded_dropping_the_oldest_and_counted(
+    database: Database,
+) -> None:
+    """Nothing consumes what is unrouted: past its bound the oldest go, so that it can never
+    fill the disk and stop every publisher; the relay's /readyz details show its depth."""
+    bound = UNROUTED_QUEUE_ARGUMENTS["x-max-length"]
+    relay = relay_for(database)
+    await relay.start()
+    connection = await aio_pika.connect(os.environ["RABBITMQ_URL"])
+    try:
+        async with asyncio.timeout(10):
+            while (await relay.readiness())["broker"] != "up":
+                await asyncio.sleep(0.05)
+        channel = await connection.channel(publisher_confirms=True)
+        await (await channel.get_queue(UNROUTED_QUEUE)).purge()
+        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+        for first in range(0, bound + 1, 1000):
+            await asyncio.gather(
+                *(
+                    exchange.publish(
+                        aio_pika.Message(b"{}", message_id=str(number)),
+                        routing_key="nobody.listens",
+                    )
+                    for number in range(first, min(first + 1000, bound + 1))
+                )
+            )
+        await wait_for_depth(channel, bound)
+
+        readiness = await relay.readiness()
+        oldest = await (await channel.get_queue(UNROUTED_QUEUE)).get(no_ack=True)
+    finally:
+        await connection.close()
+        await relay.stop()
+
+    assert oldest.message_id == "1"  # "0" was dropped
+    assert readiness["unrouted"] == bound
+
+
+async def test_the_old_unbounded_unrouted_queue_is_retired(database: Database) -> None:
+    """Installations from before the bound have an unbounded ``tracker.unrouted``; RabbitMQ
+    refuses to change a queue's arguments, so the bounded queue has a name of its own and
+    the old one is deleted, by the aio-pika and the kombu declarations alike."""
+    connection = await aio_pika.connect(os.environ["RABBITMQ_URL"])
+    async with connection:
+        channel = await connection.channel()
+        for retired in RETIRED_QUEUES:
+            old = await channel.declare_queue(
+                retired, durable=True, arguments={"x-queue-type": "classic"}
+            )
+            await old.bind(UNROUTED_EXCHANGE)
+        broker = new_broker(os.environ["RABBITMQ_URL"])
+        await broker.connect()
+        try:
+            await declare_topology(broker)
+        finally:
+            await broker.stop()
+
+        for retired in RETIRED_QUEUES:
+            with pytest.raises(aio_pika.exceptions.ChannelNotFoundEntity):
+                await (await connection.channel()).get_queue(retired, ensure=True)
+        assert RETIRED_QUEUES
+        assert UNROUTED_QUEUE not in RETIRED_QUEUES
+        await (await connection.channel()).get_queue(UNROUTED_QUEUE, ensure=True)

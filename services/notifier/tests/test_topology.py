@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from tracker_contracts.topology import CONSUMER_QUEUES, EXCHANGES, QUEUES, ConsumerQueue
+from tracker_contracts.topology import (
+    CONSUMER_QUEUES,
+    EXCHANGES,
+    QUEUES,
+    RETIRED_QUEUES,
+    ConsumerQueue,
+)
 from tracker_runtime import kombu_topology as topology
 from tracker_runtime.messaging import declare_topology as declare_with_aio_pika
 from tracker_runtime.messaging import new_broker
@@ -56,3 +62,18 @@ def test_the_task_queue_is_a_quorum_queue_that_dead_letters() -> None:
     assert arguments["x-dead-letter-exchange"] == "tracker.dead-letter"
     assert arguments["x-dead-letter-routing-key"] == topology.TASK_QUEUE.name
     assert topology.TASK_EXCHANGE.type == "topic"  # native delayed delivery needs it
+
+
+def test_the_old_unbounded_unrouted_queue_is_retired_here_too() -> None:
+    """kombu deletes what the aio-pika declaration deletes: the unbounded queue of old."""
+    with broker() as connection:
+        channel = connection.default_channel
+        for retired in RETIRED_QUEUES:
+            channel.queue_declare(retired, durable=True, arguments={"x-queue-type": "classic"})
+        topology.declare_topology(channel)
+
+    with broker() as connection:
+        for retired in RETIRED_QUEUES:
+            with pytest.raises(connection.channel_errors):
+                connection.channel().queue_declare(retired, passive=True)
+    assert RETIRED_QUEUES

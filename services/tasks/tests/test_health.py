@@ -24,7 +24,11 @@ async def test_readyz_reports_the_database_the_outbox_and_the_subscriber(
     assert checks["database"]["status"] == "up"
     assert checks["outbox"]["status"] == "up"
     assert checks["outbox"]["pending"] == 0
-    assert checks["session_events"] == {"status": "up", "queue": "tasks.sessions"}
+    assert checks["session_events"] == {
+        "status": "up",
+        "queue": "tasks.sessions",
+        "held_for_database": 0,
+    }
 
 
 async def test_the_openapi_description_is_served(client: httpx.AsyncClient) -> None:

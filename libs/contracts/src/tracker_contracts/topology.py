@@ -2,8 +2,10 @@
 so that an event published before its consumer ever ran still finds the consumer's queue.
 
 - ``tracker.events`` (topic): every event, routing key = event type.
-- ``tracker.unrouted`` (fanout, the events exchange's alternate exchange) and its queue:
-  an event no queue is bound for is kept there instead of being dropped or bounced.
+- ``tracker.unrouted`` (fanout, the events exchange's alternate exchange) and its queue
+  ``tracker.unrouted.bounded``: an event no queue is bound for is kept there, for a while,
+  instead of being dropped or bounced. Nothing consumes it, so it is bounded in length and
+  age, dropping the oldest first; the relay's ``/readyz`` details report its depth.
 - ``tracker.dead-letter`` (direct): where a consumer's queue sends messages it rejects or
   that exceeded the delivery limit; routing key = the queue's name, one dead-letter queue
   per consumer queue.
@@ -15,7 +17,25 @@ from typing import Any
 from tracker_contracts.routing import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, EventType
 
 UNROUTED_EXCHANGE = "tracker.unrouted"
-UNROUTED_QUEUE = "tracker.unrouted"
+UNROUTED_QUEUE = "tracker.unrouted.bounded"
+UNROUTED_MAX_LENGTH = 10_000
+UNROUTED_MAX_AGE_MS = 7 * 24 * 3600 * 1000
+UNROUTED_QUEUE_ARGUMENTS: dict[str, Any] = {
+    "x-queue-type": "classic",
+    "x-max-length": UNROUTED_MAX_LENGTH,
+    "x-message-ttl": UNROUTED_MAX_AGE_MS,
+    "x-overflow": "drop-head",
+}
+RETIRED_QUEUES: tuple[str, ...] = ("tracker.unrouted",)
+"""Queues that earlier versions declared and every declaration now deletes.
+
+``tracker.unrouted`` was the unbounded queue of unrouted events. RabbitMQ refuses to
+redeclare a queue with other arguments (PRECONDITION_FAILED, which closes the channel), so
+the bound could not be added to it in place; and "delete it on PRECONDITION_FAILED, then
+redeclare" would make every replica still on the old version fail its own declaration
+during a rolling upgrade. A new name lets old and new declarations both succeed; deleting
+the old queue only drops events nobody would ever consume (an old replica may declare it
+again until it is upgraded; the next declaration by a new one deletes it again)."""
 DELIVERY_LIMIT = 5
 """Deliveries of one message before the broker dead-letters it (a poison message that
 kills its consumer every time must not loop forever)."""
@@ -80,7 +100,7 @@ EXCHANGES: tuple[ExchangeDeclaration, ...] = (
 """Every exchange, durable, in an order where each one's alternate exchange comes first."""
 
 QUEUES: tuple[QueueDeclaration, ...] = (
-    QueueDeclaration(UNROUTED_QUEUE, {"x-queue-type": "classic"}, ((UNROUTED_EXCHANGE, ""),)),
+    QueueDeclaration(UNROUTED_QUEUE, UNROUTED_QUEUE_ARGUMENTS, ((UNROUTED_EXCHANGE, ""),)),
     *(
         declaration
         for queue in CONSUMER_QUEUES
@@ -108,9 +128,13 @@ __all__ = [
     "EXCHANGES",
     "NOTIFIER_EVENTS",
     "QUEUES",
+    "RETIRED_QUEUES",
     "TASKS_SESSION_EVENTS",
     "UNROUTED_EXCHANGE",
+    "UNROUTED_MAX_AGE_MS",
+    "UNROUTED_MAX_LENGTH",
     "UNROUTED_QUEUE",
+    "UNROUTED_QUEUE_ARGUMENTS",
     "ConsumerQueue",
     "ExchangeDeclaration",
     "QueueDeclaration",

@@ -19,6 +19,7 @@ from tracker_contracts.topology import (
     DEAD_LETTER_EXCHANGE,
     EXCHANGES,
     QUEUES,
+    RETIRED_QUEUES,
     ExchangeDeclaration,
     QueueDeclaration,
 )
@@ -78,12 +79,15 @@ TASK_QUEUES: tuple[Queue, ...] = (TASK_QUEUE, TASK_DEAD_LETTER_QUEUE)
 """The notifier's task queue and its dead-letter queue."""
 
 
-def declare_topology(channel: object) -> None:
-    """Declare every exchange, queue and binding, shared and the task queues; idempotent."""
+def declare_topology(channel: Any) -> None:
+    """Declare every exchange, queue and binding, shared and the task queues, and delete
+    the retired queues, as ``tracker_runtime.messaging`` does; idempotent."""
     for exchange in EXCHANGES_BY_NAME.values():  # in contract order: alternates first
         exchange.declare(channel=channel)
     for queue in (*SHARED_QUEUES, *TASK_QUEUES):
         queue.declare(channel=channel)
+    for retired in RETIRED_QUEUES:
+        channel.queue_delete(retired)
 
 
 def task_queue_settings(broker_url: str) -> dict[str, Any]:

@@ -5,7 +5,13 @@ from typing import Any, cast
 
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 
-from tracker_contracts.topology import EXCHANGES, QUEUES, ExchangeDeclaration
+from tracker_contracts.topology import (
+    EXCHANGES,
+    QUEUES,
+    RETIRED_QUEUES,
+    UNROUTED_QUEUE,
+    ExchangeDeclaration,
+)
 
 
 def new_broker(url: str) -> RabbitBroker:
@@ -32,8 +38,13 @@ def rabbit_exchange(declaration: ExchangeDeclaration) -> RabbitExchange:
 EXCHANGES_BY_NAME = {declaration.name: rabbit_exchange(declaration) for declaration in EXCHANGES}
 
 
+UNROUTED = RabbitQueue(UNROUTED_QUEUE, declare=False)
+"""The unrouted queue, as declared by :func:`declare_topology` (only looked up here)."""
+
+
 async def declare_topology(broker: RabbitBroker) -> None:
-    """Declare every exchange, queue and binding; idempotent, safe from every replica."""
+    """Declare every exchange, queue and binding, and delete the retired queues;
+    idempotent, safe from every replica."""
     exchanges = {
         name: await broker.declare_exchange(exchange)
         for name, exchange in EXCHANGES_BY_NAME.items()
@@ -47,3 +58,14 @@ async def declare_topology(broker: RabbitBroker) -> None:
         )
         for exchange, routing_key in declaration.bindings:
             await queue.bind(exchanges[exchange], routing_key=routing_key)
+    channel = (await broker.declare_queue(UNROUTED)).channel
+    for retired in RETIRED_QUEUES:
+        # Deleting a queue that does not exist succeeds: nothing to check first.
+        await channel.queue_delete(retired)
+
+
+async def unrouted_depth(broker: RabbitBroker) -> int:
+    """How many events wait in the unrouted queue; quick to give up (it serves /readyz)."""
+    queue = await broker.declare_queue(UNROUTED)
+    declared = await queue.declare(timeout=1.0)
+    return declared.message_count or 0

@@ -32,7 +32,7 @@ from tracker_contracts import EVENTS_EXCHANGE
 from tracker_runtime.background import BackgroundLoops
 from tracker_runtime.backoff import backoff_delay
 from tracker_runtime.database import Database, libpq_dsn
-from tracker_runtime.messaging import EXCHANGES_BY_NAME, declare_topology
+from tracker_runtime.messaging import EXCHANGES_BY_NAME, declare_topology, unrouted_depth
 from tracker_runtime.outbox import NOTIFY_CHANNEL
 
 logger = logging.getLogger("tracker.relay")
@@ -99,9 +99,16 @@ class OutboxRelay:
         return Backlog(pending=int(count), oldest_age_seconds=float(age or 0.0))
 
     async def readiness(self) -> dict[str, Any]:
-        """Details for ``/readyz``: whether the broker is connected, and the backlog."""
+        """Details for ``/readyz``: whether the broker is connected, the backlog, and how
+        many events no queue was bound for wait in the (bounded) unrouted queue."""
         backlog = await self.backlog()
-        return {"broker": "up" if self._broker_ready else "down", **backlog.as_dict()}
+        details: dict[str, Any] = {"broker": "up" if self._broker_ready else "down"}
+        if self._broker_ready:
+            try:
+                details["unrouted"] = await unrouted_depth(self._broker)
+            except Exception as error:  # readiness must answer whatever the broker does
+                logger.debug("cannot count unrouted events: %s", error)
+        return {**details, **backlog.as_dict()}
 
     # -- the loop ----------------------------------------------------------------------
 

@@ -34,9 +34,17 @@ def refresh_token_digest(token: str) -> bytes:
 
 
 def access_token(
-    key: SigningKey, settings: Settings, *, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime
+    key: SigningKey,
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    session_expires_at: datetime,
+    now: datetime,
 ) -> tuple[str, datetime]:
-    expires_at = now + settings.access_token_ttl
+    # Never past the session's end: other services forget a revoked session once it is
+    # over, so a token outliving it would be accepted again.
+    expires_at = min(now + settings.access_token_ttl, session_expires_at)
     claims = {
         "iss": settings.issuer,
         "aud": settings.audience,

@@ -7,6 +7,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from tests.support.forged_tokens import claims_of
 from tracker_contracts import parse_envelope
 
 from ..support import PASSWORD, Account, fetch_all
@@ -240,3 +241,20 @@ async def test_an_expired_session_or_refresh_token_cannot_refresh(
     assert "expired" in response.json()["message"]
     if aged == "sessions":  # its access tokens end with it
         assert (await client.get("/api/user")).status_code == 401
+
+
+async def test_no_access_token_outlives_its_session(
+    client: httpx.AsyncClient, app: FastAPI, account: Account
+) -> None:
+    """The tasks service forgets a revocation once the session is over: a token that lived
+    longer would be accepted again after that."""
+    ends_at = datetime.now(UTC) + timedelta(minutes=2)
+    async with app.state.database.engine.begin() as connection:
+        await connection.execute(text("UPDATE sessions SET expires_at = :end"), {"end": ends_at})
+
+    response = await client.post("/api/session/refresh")
+
+    assert response.status_code == 200
+    claims = claims_of(response.json()["access_token"])
+    assert claims["exp"] <= ends_at.timestamp()
+    assert claims["exp"] >= (ends_at - timedelta(seconds=5)).timestamp()

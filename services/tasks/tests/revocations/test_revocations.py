@@ -14,13 +14,15 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy import make_url
 
+from tests.support.forged_tokens import claims_of
 from tests.support.tcp_proxy import TcpProxy
 from tracker_contracts import Envelope, SessionRevoked, UserRegistered
 from tracker_contracts.topology import EVENTS_EXCHANGE, TASKS_SESSION_EVENTS
 from tracker_tasks.main import create_app
 
-from ..conftest import jwks_client, make_settings
+from ..conftest import TEST_DATABASE_URL, jwks_client, make_settings
 from ..support import BASE_URL, PASSWORD, Account, execute, fetch_all
 
 
@@ -251,3 +253,76 @@ async def test_the_service_serves_without_the_broker_and_subscribes_once_it_is_b
 
         assert (await auth.delete("/api/session", headers=alice.headers)).status_code == 204
         await wait_until_refused(client, alice.access_token)
+
+
+OUTAGE_SECONDS = 8.0
+"""Longer than the old "requeue after a one-second pause" took to spend every one of the
+queue's DELIVERY_LIMIT deliveries and dead-letter the revocation."""
+
+
+@pytest.fixture
+async def database_proxy() -> AsyncIterator[TcpProxy]:
+    proxy = TcpProxy("127.0.0.1", make_url(TEST_DATABASE_URL).port or 5432)
+    await proxy.start()
+    yield proxy
+    await proxy.cut()
+
+
+@pytest.fixture
+async def app_behind_database_proxy(
+    app: FastAPI, auth_app: FastAPI, database_proxy: TcpProxy
+) -> AsyncIterator[FastAPI]:
+    """A second replica whose only way to its database is the proxy. The shared app's
+    subscriber and relay are paused meanwhile, so that this replica takes every revocation."""
+    url = (
+        make_url(TEST_DATABASE_URL)
+        .set(host="127.0.0.1", port=database_proxy.port)
+        .render_as_string(hide_password=False)
+    )
+    await app.state.session_events.stop()
+    await app.state.relay.stop()
+    try:
+        async with jwks_client(auth_app) as keys_client:
+            application = create_app(make_settings(database_url=url), jwks_client=keys_client)
+            async with LifespanManager(application):
+                yield application
+    finally:
+        await app.state.relay.start()
+        await app.state.session_events.start()
+
+
+async def dead_lettered_ids() -> set[str | None]:
+    """The message ids now in the dead-letter queue of tasks.sessions (taken out of it)."""
+    connection = await aio_pika.connect(os.environ["RABBITMQ_URL"])
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(TASKS_SESSION_EVENTS.dead_letter_queue)
+        found = set()
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
+            found.add(message.message_id)
+        return found
+
+
+async def test_a_revocation_outlives_a_database_outage(
+    app_behind_database_proxy: FastAPI, database_proxy: TcpProxy, alice: Account
+) -> None:
+    """A consumer whose database is away holds its messages instead of spending their
+    deliveries: once the database is back, the session is revoked, nothing dead-lettered."""
+    transport = httpx.ASGITransport(app=app_behind_database_proxy)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        assert (await client.get("/api/tasks", headers=alice.headers)).status_code == 200
+        await dead_lettered_ids()  # what earlier runs left there
+        message_id = f"outage-{uuid.uuid4()}"
+
+        await database_proxy.cut()
+        await publish(
+            revoked_event(uuid.UUID(claims_of(alice.access_token)["sid"])),
+            message_id=message_id,
+        )
+        await asyncio.sleep(OUTAGE_SECONDS)
+        held = await app_behind_database_proxy.state.session_events.readiness()
+        await database_proxy.start()
+
+        await wait_until_refused(client, alice.access_token, timeout=10)
+        assert held["held_for_database"] == 1
+        assert message_id not in await dead_lettered_ids()

@@ -51,12 +51,17 @@ async def _mint(
         db, session_id=session.id, digest=digest, expires_at=refresh_expires_at
     )
     token, access_expires_at = access_token(
-        ctx.signing_key, ctx.settings, user_id=session.user_id, session_id=session.id, now=now
+        ctx.signing_key,
+        ctx.settings,
+        user_id=session.user_id,
+        session_id=session.id,
+        session_expires_at=session.expires_at,
+        now=now,
     )
     return IssuedTokens(
         session_id=session.id,
         access_token=token,
-        access_expires_at=min(access_expires_at, session.expires_at),
+        access_expires_at=access_expires_at,
         refresh_token=refresh,
         refresh_expires_at=refresh_expires_at,
     )

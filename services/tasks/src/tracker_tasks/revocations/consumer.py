@@ -6,8 +6,13 @@ requests look it up. The service starts and serves without RabbitMQ: the subscri
 in the background and keeps trying, and ``/readyz`` reports its state.
 
 Messages are settled by hand: stored → ack; malformed or not a ``session.revoked`` →
-reject without requeue, so the queue dead-letters it; the database failing → requeue after a
-pause, and the queue's delivery limit dead-letters a message that never succeeds.
+reject without requeue, so the queue dead-letters it. While the database is unreachable the
+message is held, unsettled, and the write retried in process with backoff: every requeue
+would spend one of the queue's DELIVERY_LIMIT deliveries, so a few seconds' outage would
+dead-letter the revocation and a logged-out token would keep working. Held messages fill
+the prefetch window, so the consumer takes no more until the database is back. Any other
+database error requeues after a pause, and the delivery limit dead-letters a message that
+never succeeds (``python -m tracker_runtime.replay`` puts it back once fixed).
 """
 
 import asyncio
@@ -20,6 +25,7 @@ from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from tracker_contracts import SessionRevoked, parse_envelope
 from tracker_contracts.topology import TASKS_SESSION_EVENTS
@@ -37,6 +43,14 @@ RETRY_PAUSE_SECONDS = 1.0
 
 class BrokerUnavailable(ConnectionError):
     pass
+
+
+def _database_unreachable(error: Exception) -> bool:
+    """Whether ``error`` says the database is away (refused, dropped, shutting down) rather
+    than that this write is wrong: only the first is worth holding a message for."""
+    if isinstance(error, (OSError, TimeoutError, InterfaceError, OperationalError)):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 async def _raw_body(message: StreamMessage[Any]) -> bytes:
@@ -73,10 +87,13 @@ class SessionEventsConsumer:
         )(self.handle)
         self._loops = BackgroundLoops()
         self._subscribed = False
+        self._stopping = asyncio.Event()
+        self._held = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._stopping.clear()
         self._loops.start(
             {
                 "session-events-subscribe": self._subscribe(),
@@ -85,6 +102,7 @@ class SessionEventsConsumer:
         )
 
     async def stop(self) -> None:
+        self._stopping.set()  # held messages go back to the queue with the channel
         await self._loops.cancel()
         self._subscribed = False
         with contextlib.suppress(Exception):
@@ -123,7 +141,7 @@ class SessionEventsConsumer:
         """Details for ``/readyz``; raises while the subscriber is not consuming."""
         if not self._subscribed or not await self._broker.ping(timeout=0.2):
             raise BrokerUnavailable("not subscribed")
-        return {"queue": TASKS_SESSION_EVENTS.name}
+        return {"queue": TASKS_SESSION_EVENTS.name, "held_for_database": self._held}
 
     # -- messages ----------------------------------------------------------------------
 
@@ -148,9 +166,8 @@ class SessionEventsConsumer:
             await message.reject(requeue=False)
             return
         try:
-            async with self._database.sessions.begin() as session:
-                await repository.add(session, data.session_id, data.expires_at)
-        except Exception as error:  # the database may be down: try again later
+            stored = await self._store_while_reachable(data, str(envelope.event_id))
+        except Exception as error:  # not an outage: let the delivery limit decide
             logger.warning(
                 "cannot store a revoked session, requeueing: %s: %s",
                 type(error).__name__,
@@ -160,8 +177,44 @@ class SessionEventsConsumer:
             await asyncio.sleep(RETRY_PAUSE_SECONDS)
             await message.nack(requeue=True)
             return
+        if not stored:  # stopping: the closing channel returns the message to the queue
+            return
         await message.ack()
         logger.info("session revoked", extra={"sid": str(data.session_id)})
+
+    async def _store_while_reachable(self, data: SessionRevoked, event_id: str) -> bool:
+        """Store the revocation, retrying with backoff for as long as the database is
+        unreachable; False when the consumer stops first. Other errors propagate."""
+        failures = 0
+        try:
+            while True:
+                try:
+                    async with self._database.sessions.begin() as session:
+                        await repository.add(session, data.session_id, data.expires_at)
+                except Exception as error:
+                    if not _database_unreachable(error):
+                        raise
+                    failures += 1
+                    if failures == 1:
+                        self._held += 1
+                    delay = backoff_delay(failures, base=0.5, cap=self._max_backoff)
+                    logger.warning(
+                        "database unreachable, holding a revoked session, retrying in %.1fs: "
+                        "%s: %s",
+                        delay,
+                        type(error).__name__,
+                        error,
+                        extra={"event_id": event_id},
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), delay)
+                    if self._stopping.is_set():
+                        return False
+                else:
+                    return True
+        finally:
+            if failures:
+                self._held -= 1
 
     # -- cleanup -----------------------------------------------------------------------
 
