@@ -157,14 +157,18 @@ class _TrackedSMTP(SMTP):
 
 
 class SmtpServer(Controller):
-    """A real SMTP server on a free port, in a thread, counting its connections."""
+    """A real SMTP server on a free port, in a thread, counting its connections; with
+    ``smtputf8`` it offers SMTPUTF8 (RFC 6531), as many but not all servers do."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, smtputf8: bool = False) -> None:
         self.catcher = ScriptedMailCatcher()
+        self.smtputf8 = smtputf8
         self.connections_opened = 0
         self._open: set[_TrackedSMTP] = set()
         self._open_lock = threading.Lock()
-        super().__init__(self.catcher, hostname="127.0.0.1", port=free_port())
+        super().__init__(
+            self.catcher, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=smtputf8
+        )
 
     def factory(self) -> SMTP:
         return _TrackedSMTP(self, self.handler, **self.SMTP_kwargs)
