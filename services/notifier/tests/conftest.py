@@ -1,5 +1,5 @@
 """Fixtures: a migrated test database emptied before every test, a real SMTP server on a
-free port, and the notifier's queues purged before a worker starts.
+free port, a delivery sender on both, and the notifier's queues purged before a worker starts.
 
 RabbitMQ is the real broker, in the test virtual host the repository's root conftest picks
 (``RABBITMQ_URL``). Workers run as subprocesses (see ``support.WorkerProcess``).
@@ -14,6 +14,8 @@ from sqlalchemy import Engine, text
 
 from tracker_notifier.config import Settings
 from tracker_notifier.db import Database, new_engine
+from tracker_notifier.deliveries.service import DeliverySender
+from tracker_notifier.mail.smtp import Mailer, SmtpConfig
 from tracker_notifier.prestart import MIGRATIONS
 from tracker_notifier.topology import EVENTS_DEAD_LETTER_QUEUE, EVENTS_QUEUE
 from tracker_runtime.kombu_topology import TASK_DEAD_LETTER_QUEUE, TASK_QUEUE, declare_topology
@@ -72,6 +74,15 @@ def smtp(smtp_server: SmtpServer) -> Iterator[SmtpServer]:
     smtp_server.catcher.reset()
     yield smtp_server
     smtp_server.release()
+
+
+@pytest.fixture
+def sender(database: Database, smtp: SmtpServer) -> Iterator[DeliverySender]:
+    """A sender on the test database and SMTP server, giving up after three attempts."""
+    settings = make_settings(smtp_port=smtp.port, max_send_attempts=3)
+    mailer = Mailer(SmtpConfig.from_settings(settings))
+    yield DeliverySender(database, mailer, settings)
+    mailer.close()
 
 
 def worker_environment(smtp_server: SmtpServer) -> dict[str, str]:

@@ -23,7 +23,7 @@ import aio_pika
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from kombu.connection import Connection
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from scripts.mail_catcher import MailCatcher
 from tests.support.network import free_port
@@ -157,14 +157,18 @@ class _TrackedSMTP(SMTP):
 
 
 class SmtpServer(Controller):
-    """A real SMTP server on a free port, in a thread, counting its connections."""
+    """A real SMTP server on a free port, in a thread, counting its connections; with
+    ``smtputf8`` it offers SMTPUTF8 (RFC 6531), as many but not all servers do."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, smtputf8: bool = False) -> None:
         self.catcher = ScriptedMailCatcher()
+        self.smtputf8 = smtputf8
         self.connections_opened = 0
         self._open: set[_TrackedSMTP] = set()
         self._open_lock = threading.Lock()
-        super().__init__(self.catcher, hostname="127.0.0.1", port=free_port())
+        super().__init__(
+            self.catcher, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=smtputf8
+        )
 
     def factory(self) -> SMTP:
         return _TrackedSMTP(self, self.handler, **self.SMTP_kwargs)
@@ -385,3 +389,21 @@ def wait_for_status(
 def delivery_to_or_none(database: Database, address: str) -> Delivery | None:
     with database.transaction() as session:
         return session.scalars(select(Delivery).where(Delivery.to_address == address)).one_or_none()
+
+
+def terminate_lock_holder(database: Database, delivery_id: int) -> int:
+    """End the database session that holds the delivery's advisory lock (the worker's, in
+    the middle of sending it), as a database restart or a network cut would; returns how
+    many sessions were ended."""
+    with database.engine.begin() as connection:
+        ended = connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                "AND classid = CAST(:id AS bigint) >> 32 "
+                "AND objid = CAST(:id AS bigint) & 4294967295 "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ),
+            {"id": delivery_id},
+        )
+        return sum(1 for row in ended if row[0])

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from pydantic import ValidationError
 
@@ -88,3 +90,12 @@ def test_development_defaults_point_at_the_mail_catcher() -> None:
 def test_invalid_values_are_refused(override: dict[str, object], complaint: str) -> None:
     with pytest.raises(ValidationError, match=complaint):
         make_settings(**override)
+
+
+def test_the_age_of_a_stuck_send_is_an_iso_8601_duration(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).stale_sending_after == timedelta(hours=1)
+    monkeypatch.setenv("NOTIFIER_STALE_SENDING_AFTER", "PT15M")
+    assert Settings(_env_file=None).stale_sending_after == timedelta(minutes=15)
+    monkeypatch.setenv("NOTIFIER_STALE_SENDING_AFTER", "PT0S")
+    with pytest.raises(ValidationError, match="stale_sending_after"):
+        Settings(_env_file=None)

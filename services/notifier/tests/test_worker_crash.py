@@ -1,13 +1,16 @@
-"""A worker killed in the middle of sending a mail."""
+"""A worker killed, or cut off from its database, in the middle of sending a mail."""
 
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import DeliveryStatus
+from tracker_runtime.kombu_topology import TASK_DEAD_LETTER_QUEUE
 
 from .conftest import Workers
 from .support import (
     SmtpServer,
     delivery_to,
     publish_event,
+    take_messages,
+    terminate_lock_holder,
     unique,
     user_registered,
     wait_for,
@@ -44,3 +47,32 @@ def test_a_worker_killed_mid_send_still_delivers_the_mail(
     assert 1 <= len(copies) <= 2
     assert len({mail.message["Message-ID"] for mail in copies}) == 1
     assert "interrupted mid-send" in second.log_text()
+
+
+def test_a_mail_accepted_while_the_database_dropped_is_recorded_sent_once(
+    workers: Workers, smtp: SmtpServer, database: Database
+) -> None:
+    worker = workers.start()
+    address = unique("unrecorded")
+    smtp.catcher.script.hold.add(address)
+    publish_event(user_registered(address))
+    wait_for(
+        smtp.catcher.data_held.is_set,
+        what=f"the server to receive the message data; worker log:\n{worker.tail()}",
+    )
+
+    # The worker's database session goes away while the server holds the message data;
+    # the server then accepts the mail, and marking it sent fails.
+    sending = delivery_to(database, address)
+    assert terminate_lock_holder(database, sending.id) == 1
+    smtp.release()
+    delivered = wait_for_status(database, worker, address, DeliveryStatus.SENT)
+
+    assert sending.status is DeliveryStatus.SENDING
+    assert delivered.attempts == 1
+    assert delivered.sent_at is not None
+    assert len(smtp.catcher.mails_to(address)) == 1
+    log = worker.log_text()
+    assert "mail accepted but not recorded" in log
+    assert "recorded an accepted mail as sent" in log
+    assert take_messages(TASK_DEAD_LETTER_QUEUE.name) == []

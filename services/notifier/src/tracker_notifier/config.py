@@ -93,6 +93,14 @@ class Settings(ServiceSettings):
             "ticks missed for less than this are caught up (ISO 8601 duration or seconds).",
         ),
     ] = timedelta(hours=6)
+    stale_sending_after: Annotated[
+        timedelta,
+        Field(
+            gt=timedelta(0),
+            description="How long a mail may stay 'sending' before the digest tick hands it "
+            "to a sender again: its worker died mid-send (ISO 8601 duration or seconds).",
+        ),
+    ] = timedelta(hours=1)
     digest_batch_size: Annotated[
         int, Field(ge=1, le=500, description="Users per summaries request and transaction.")
     ] = 500

@@ -129,10 +129,11 @@ def send_delivery(
             )
         except AcceptedButNotRecorded as error:
             logger.warning("mail accepted but not recorded; recording it later")
+            # The retry records the send and never sends again. Its arguments are given in
+            # full, the way enqueue_send passes them: the id positionally and the rest by
+            # keyword (naming the id both ways is a TypeError in Celery before 5.7).
             accepted = {"accepted_at": error.sent_at.isoformat(), "request": request}
-            raise retry_after_outage(
-                self, error, kwargs={"delivery_id": delivery_id, **accepted}
-            ) from error
+            raise retry_after_outage(self, error, args=(delivery_id,), kwargs=accepted) from error
         except OperationalError as error:
             logger.warning("database unavailable, retrying: %s", error)
             raise retry_after_outage(self, error) from error

@@ -74,6 +74,8 @@ class Delivery(Base):
         server_default=DeliveryStatus.PENDING.value,
     )
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the latest attempt began (the delivery was marked ``sending``)."""
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -63,7 +63,9 @@ def mark_sending(session: Session, delivery_id: int) -> int:
     statement = (
         update(Delivery)
         .where(Delivery.id == delivery_id)
-        .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
+        .values(
+            status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1, attempted_at=func.now()
+        )
         .returning(Delivery.attempts)
         .execution_options(synchronize_session=False)
     )
@@ -107,6 +109,22 @@ def stale_unattempted(session: Session, *, created_before: datetime, limit: int)
             Delivery.status == DeliveryStatus.PENDING,
             Delivery.attempts == 0,
             Delivery.created_at < created_before,
+        )
+        .order_by(Delivery.created_at)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
+def stale_sending(session: Session, *, attempted_before: datetime, limit: int) -> list[int]:
+    """Deliveries left ``sending`` by an attempt that began before ``attempted_before``:
+    their worker died mid-send and no task is left to finish them. (Rows from before
+    attempts were timed count from their creation.)"""
+    statement = (
+        select(Delivery.id)
+        .where(
+            Delivery.status == DeliveryStatus.SENDING,
+            func.coalesce(Delivery.attempted_at, Delivery.created_at) < attempted_before,
         )
         .order_by(Delivery.created_at)
         .limit(limit)
@@ -158,7 +176,9 @@ def claim_many(
     counted = session.execute(
         update(Delivery)
         .where(Delivery.id.in_([delivery.id for delivery in unfinished]))
-        .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
+        .values(
+            status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1, attempted_at=func.now()
+        )
         .returning(Delivery.id, Delivery.attempts)
         .execution_options(synchronize_session=False)
     )

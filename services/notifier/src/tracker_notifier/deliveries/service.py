@@ -229,9 +229,18 @@ class DeliverySender:
                 to=delivery.to_address,
                 message_id=delivery.message_id,
             )
-        except (ValueError, KeyError) as error:
-            repository.mark_failed(session, delivery.id, error=f"cannot build the mail: {error}")
-            logger.error("cannot build the mail: %s", error, extra=_ids(delivery.id))
+        except Exception as error:
+            # Whatever the cause (a bad address, a payload that lost a field, a bug), this
+            # one delivery fails, visibly, and the others go on.
+            repository.mark_failed(
+                session, delivery.id, error=f"cannot build the mail: {_describe(error)}"
+            )
+            logger.error(
+                "cannot build the mail: %s",
+                _describe(error),
+                exc_info=not isinstance(error, (ValueError, KeyError)),
+                extra=_ids(delivery.id),
+            )
             return SendResult(Outcome.FAILED, error=str(error))
 
     def _deliver(
@@ -257,6 +266,10 @@ class DeliverySender:
                 extra={**_ids(delivery_id), "attempt": attempt},
             )
             return SendResult(Outcome.RETRY, retry_in=delay, error=str(error))
+        except Exception as error:
+            # A fault of ours, not the server's: resending cannot be trusted to help, and
+            # holding the delivery (or the rest of its batch) would stall every later mail.
+            return self._give_up(session, delivery_id, attempt, error, unexpected=True)
 
         sent_at = datetime.now(UTC)
         try:
@@ -271,14 +284,28 @@ class DeliverySender:
         return SendResult(Outcome.SENT)
 
     def _give_up(
-        self, session: Session, delivery_id: int, attempt: int, error: Exception
+        self,
+        session: Session,
+        delivery_id: int,
+        attempt: int,
+        error: Exception,
+        *,
+        unexpected: bool = False,
     ) -> SendResult:
+        reason = _describe(error) if unexpected else str(error)
         with session.begin():
-            repository.mark_failed(session, delivery_id, error=str(error))
+            repository.mark_failed(session, delivery_id, error=reason)
         logger.error(
-            "mail failed for good: %s", error, extra={**_ids(delivery_id), "attempt": attempt}
+            "mail failed for good: %s",
+            reason,
+            exc_info=error if unexpected else None,
+            extra={**_ids(delivery_id), "attempt": attempt},
         )
-        return SendResult(Outcome.FAILED, error=str(error))
+        return SendResult(Outcome.FAILED, error=reason)
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 def _ids(delivery_id: int) -> dict[str, int]:

@@ -44,6 +44,7 @@ STALE_DELIVERY_AGE = timedelta(minutes=30)
 """A pending delivery never attempted for this long lost its send task (its process died
 between the commit and the enqueue): the tick enqueues it again."""
 STALE_SWEEP_LIMIT = 10_000
+"""Mails each sweep (lost tasks, stuck sends) hands back per tick, at most."""
 
 
 @dataclass
@@ -201,11 +202,25 @@ class DigestRun:
         return rows
 
     def _requeue_stale(self, now: datetime) -> int:
+        """Hand back to the senders the mails no task is left to finish: pending ones whose
+        send task was never enqueued, and ones left ``sending`` for longer than
+        ``NOTIFIER_STALE_SENDING_AFTER`` (their worker died mid-send and their task is
+        gone). A sender skips any that a live task still holds (its lock) and resends the
+        others with the same Message-ID (the duplicate window of ``deliveries.service``)."""
         with self._database.transaction() as session:
-            stale = deliveries.stale_unattempted(
+            unattempted = deliveries.stale_unattempted(
                 session, created_before=now - STALE_DELIVERY_AGE, limit=STALE_SWEEP_LIMIT
             )
+            stuck = deliveries.stale_sending(
+                session,
+                attempted_before=now - self._settings.stale_sending_after,
+                limit=STALE_SWEEP_LIMIT,
+            )
+        if unattempted:
+            logger.warning("requeueing %d mails whose send task was lost", len(unattempted))
+        if stuck:
+            logger.warning("requeueing %d mails left sending by a dead worker", len(stuck))
+        stale = unattempted + stuck
         if stale:
-            logger.warning("requeueing %d mails whose send task was lost", len(stale))
             self._enqueue(stale)
         return len(stale)

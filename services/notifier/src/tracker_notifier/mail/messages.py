@@ -34,6 +34,34 @@ class MailContent:
     """Extra header fields, e.g. ``List-Unsubscribe``."""
 
 
+class UnencodableAddress(ValueError):
+    """An address no mail server can be given."""
+
+
+def mail_address(address: str) -> str:
+    """``address`` as mail carries it: an internationalised domain in its ASCII (IDNA,
+    ``xn--``) form, which every server takes; the local part as given (a non-ASCII one
+    needs a server that offers SMTPUTF8, see ``tracker_notifier.mail.smtp``).
+
+    The standard library's IDNA 2003 codec maps a few letters (``ß``, ``ς``) to others,
+    which would name another domain: such an address is refused rather than sent astray.
+    Raises :class:`UnencodableAddress`.
+    """
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        raise UnencodableAddress(f"not an address: {address!r}")
+    if domain.isascii():
+        return address
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+        same = ascii_domain.encode("ascii").decode("idna") == domain.lower()
+    except UnicodeError as error:
+        raise UnencodableAddress(f"{address!r} has no ASCII form: {error}") from error
+    if not same:
+        raise UnencodableAddress(f"{address!r} has no unambiguous ASCII form")
+    return f"{local}@{ascii_domain}"
+
+
 def new_message_id(sender: Address) -> str:
     """A globally unique Message-ID in the sender's domain."""
     return make_msgid(domain=sender.domain or None)
@@ -52,7 +80,8 @@ def compose(
     message_id: str,
     date: datetime | None = None,
 ) -> Message:
-    """A ``multipart/alternative`` message (plain text first, then HTML), UTF-8 throughout.
+    """A ``multipart/alternative`` message (plain text first, then HTML), UTF-8 throughout,
+    to :func:`mail_address` of ``to`` (raises :class:`UnencodableAddress`).
 
     Built with the ``compat32`` MIME classes, which take header values as given: several
     times faster than ``EmailMessage``'s parsing header registry, which matters when a
@@ -61,7 +90,7 @@ def compose(
     message = MIMEMultipart("alternative", policy=HEADER_POLICY)
     message["Subject"] = _header(content.subject)
     message["From"] = formataddr((sender.display_name, sender.addr_spec), charset="utf-8")
-    message["To"] = to
+    message["To"] = mail_address(to)
     message["Date"] = format_datetime(date or datetime.now(UTC))
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"

@@ -7,7 +7,12 @@ still holds it, and a connection the server dropped is opened again. Errors come
 - :class:`TransientMailError`: worth retrying later (connection failures, timeouts, SMTP
   4xx replies, and authentication or TLS failures, which are configuration to fix rather
   than a fault of the message);
-- :class:`PermanentMailError`: the server refused this message for good (SMTP 5xx).
+- :class:`PermanentMailError`: the server refused this message for good (SMTP 5xx), or
+  it cannot take it at all (an address with a non-ASCII local part needs SMTPUTF8, RFC
+  6531, and the server does not offer it).
+
+Any other error leaves the connection in an unknown state: it is closed and the error
+passed on.
 """
 
 import logging
@@ -17,10 +22,15 @@ import ssl
 import time
 from dataclasses import dataclass
 from email.message import Message
+from email.policy import SMTPUTF8
+from email.utils import getaddresses
 
 from tracker_notifier.config import Settings, SmtpSecurity
 
 logger = logging.getLogger("tracker.notifier.smtp")
+
+UTF8_POLICY = SMTPUTF8.clone(max_line_length=998)
+"""Headers of a mail sent with SMTPUTF8 carry UTF-8 as is (RFC 6532)."""
 
 TRUSTED_IDLE_S = 2.0
 """A connection used this recently is used again without a ``NOOP`` first (one round trip
@@ -98,8 +108,13 @@ class Mailer:
 
     def _send(self, message: Message) -> None:
         smtp = self._connection()
+        international = not str(message["To"] or "").isascii()
+        if international and not smtp.has_extn("smtputf8"):
+            raise PermanentMailError(
+                "the address has a non-ASCII local part and the server does not offer SMTPUTF8"
+            )
         try:
-            refused = smtp.send_message(message)
+            refused = _send_utf8(smtp, message) if international else smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as error:
             # smtplib reset the transaction; the connection stays usable.
             raise _refused(error.recipients) from error
@@ -117,6 +132,9 @@ class Mailer:
             # Disconnected or timed out mid-transaction: the connection's state is unknown.
             self._discard()
             raise TransientMailError(f"{type(error).__name__}: {error}") from error
+        except Exception:
+            self._discard()
+            raise
         if refused:  # only possible with several recipients, some accepted
             raise _refused(refused)
 
@@ -197,6 +215,16 @@ class Mailer:
         smtp, self._smtp = self._smtp, None
         if smtp is not None:
             smtp.close()
+
+
+def _send_utf8(smtp: smtplib.SMTP, message: Message) -> dict[str, tuple[int, bytes]]:
+    """Send with SMTPUTF8 (RFC 6531): ``send_message`` cannot, because it needs the
+    message's policy to be an ``EmailPolicy`` and ours are built with ``compat32``."""
+    [(_, sender)] = getaddresses([str(message["From"])])
+    recipients = [address for _, address in getaddresses([str(message["To"])])]
+    data = message.as_bytes(policy=UTF8_POLICY)  # CRLF line ends, as SMTP wants them
+    options = ["SMTPUTF8", "BODY=8BITMIME"] if smtp.has_extn("8bitmime") else ["SMTPUTF8"]
+    return smtp.sendmail(sender, recipients, data, mail_options=options)
 
 
 def _refused(recipients: dict[str, tuple[int, bytes]]) -> MailError:
