@@ -167,6 +167,8 @@ def start(checkout: Path, environment: dict[str, str], log: Path) -> subprocess.
 
 def stop(process: subprocess.Popen[bytes], checkout: Path) -> None:
     """Ctrl-C: SIGINT to the foreground process group, as a terminal sends it."""
+    if process.poll() is not None:
+        return  # make dev has exited (and honcho stopped what it had started)
     os.killpg(process.pid, signal.SIGINT)
     try:
         process.wait(timeout=30)

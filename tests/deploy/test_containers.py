@@ -134,17 +134,22 @@ class Deployment:
     mail: Path
 
 
+def listen_port(service: str) -> str:
+    """The variable that sets the port an HTTP service's image listens on."""
+    return f"{service.upper()}_PORT"
+
+
 class Localizer:
     """Rewrites Compose's environment from its host names to this machine's servers."""
 
     def __init__(self, images: dict[str, Image], ports: dict[str, int], rabbitmq: str) -> None:
         self.ports = ports
         self.rabbitmq = rabbitmq
-        # auth:8000 -> 127.0.0.1:<free port>, for each service that listens (UVICORN_PORT).
+        # auth:8000 -> 127.0.0.1:<free port>, for each service that listens (AUTH_PORT...).
         self.addresses = {
-            f"{name}:{image.environment['UVICORN_PORT']}": f"127.0.0.1:{ports[name]}"
+            f"{name}:{image.environment[listen_port(name)]}": f"127.0.0.1:{ports[name]}"
             for name, image in images.items()
-            if "UVICORN_PORT" in image.environment
+            if listen_port(name) in image.environment
         }
 
     def database(self, url: str) -> str:
@@ -172,9 +177,9 @@ class Localizer:
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.ports["smtp"]),
             "FORWARDED_ALLOW_IPS": "127.0.0.1",
-            "UVICORN_HOST": "127.0.0.1",
+            f"{service.upper()}_HOST": "127.0.0.1",
             "GATEWAY_PORT": str(self.ports.get(service, 0)),
-            "UVICORN_PORT": str(self.ports.get(service, 0)),
+            listen_port(service): str(self.ports.get(service, 0)),
             "POSTGRES_USER": "postgres",
         }
         local.update({name: value for name, value in overrides.items() if name in local})
