@@ -19,7 +19,9 @@ KUSTOMIZE_DIR = ROOT / "deploy" / "kubernetes"
 OVERLAYS = ("development", "production")
 COMPONENTS = ("in-cluster-data", "keda")
 NAMESPACE = "task-tracker"
-VENV_BIN = ROOT / ".venv" / "bin"
+# Where `make install` puts the tools: the project's virtual environment, and .tools for those
+# kept apart from its lock (checkov pins versions the project's own dependencies outgrew).
+TOOL_FOLDERS = (ROOT / ".venv" / "bin", ROOT / ".tools" / "bin")
 
 # How `make install` brings each tool (README, "Deploy on Kubernetes"; the Makefile).
 HOW_TO_INSTALL = {
@@ -27,14 +29,15 @@ HOW_TO_INSTALL = {
     "(SYSTEM_PACKAGES in the Makefile, scripts/ensure-system-packages.sh)",
     "kubernetes-validate": "`make install` installs it into .venv (the dev dependency group "
     "of pyproject.toml)",
-    "checkov": "`make install` installs it into .venv (the dev dependency group of pyproject.toml)",
+    "checkov": "`make install` installs it into .tools (CHECKOV_VERSION in the Makefile)",
 }
 
 
 def tool(name: str) -> str:
-    """The tool's path, from .venv/bin or the PATH; a missing one fails the test, saying how
-    to install it (never a skip: a check that does not run proves nothing)."""
-    found = shutil.which(name, path=os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]))
+    """The tool's path, from .venv/bin, .tools/bin or the PATH; a missing one fails the test,
+    saying how to install it (never a skip: a check that does not run proves nothing)."""
+    folders = [str(folder) for folder in TOOL_FOLDERS]
+    found = shutil.which(name, path=os.pathsep.join([*folders, os.environ.get("PATH", "")]))
     if found is None:
         pytest.fail(f"{name} is not installed: {HOW_TO_INSTALL[name]}")
     return found
