@@ -8,7 +8,7 @@ UV_VERSION := 0.13.8
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 RUN := $(UV) run --frozen
-SYSTEM_PACKAGES := nginx=nginx-light wrk=wrk chromium=chromium npm=npm
+SYSTEM_PACKAGES := nginx=nginx-light wrk=wrk chromium=chromium npm=npm kubectl=kubectl
 FRONTEND := services/frontend
 
 export UV_PYTHON_DOWNLOADS := never
@@ -23,6 +23,14 @@ help: ## List the commands
 $(UV):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# The Kubernetes linter lives beside uv, apart from the project's lock: its pins would hold
+# the project's own dependencies back.
+CHECKOV_VERSION := 3.3.30
+CHECKOV := $(TOOLS)/bin/checkov
+
+$(CHECKOV): $(UV)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 
 install: $(UV) ## Install what is missing: uv, Python and npm dependencies, nginx, Chromium
 	@scripts/ensure-system-packages.sh $(SYSTEM_PACKAGES)
@@ -50,7 +58,7 @@ dev: install .env frontend ## Run every service, the gateway and the mail catche
 	$(RUN) python -m tracker_notifier.prestart
 	$(RUN) honcho start --procfile Procfile --env /dev/null
 
-test: install frontend ## Run every check and test, as CI does
+test: install $(CHECKOV) frontend ## Run every check and test, as CI does
 	$(MAKE) --no-print-directory lint lint-deploy typecheck pytest
 
 lint:

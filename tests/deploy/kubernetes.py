@@ -29,7 +29,7 @@ HOW_TO_INSTALL = {
     "(SYSTEM_PACKAGES in the Makefile, scripts/ensure-system-packages.sh)",
     "kubernetes-validate": "`make install` installs it into .venv (the dev dependency group "
     "of pyproject.toml)",
-    "checkov": "`make install` installs it into .tools (CHECKOV_VERSION in the Makefile)",
+    "checkov": "`make test` installs it into .tools (CHECKOV_VERSION in the Makefile)",
 }
 
 

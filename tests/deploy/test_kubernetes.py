@@ -72,13 +72,6 @@ CUSTOM_RESOURCES = {
     "keda.sh/v1alpha1": {"ScaledObject", "TriggerAuthentication"},
 }
 
-# The variables a server reads for its listen address: uvicorn's own names, and the service's
-# names that are replacing them (both are set until every image reads the new ones).
-LISTEN_VARIABLES = {
-    "auth": {"UVICORN_HOST", "UVICORN_PORT", "AUTH_HOST", "AUTH_PORT"},
-    "tasks": {"UVICORN_HOST", "UVICORN_PORT", "TASKS_HOST", "TASKS_PORT"},
-}
-
 # The linter's findings that do not apply, and why. Keyed by check, then by "Kind.name" (or
 # "*" for every object).
 LINTER_EXCEPTIONS: dict[str, dict[str, str]] = {
@@ -216,9 +209,11 @@ def test_the_linter_finds_nothing_but_the_justified_exceptions(variant: Variant)
 @pytest.mark.parametrize("variant", [DEVELOPMENT, PRODUCTION], ids=variant_id)
 @pytest.mark.parametrize("service", PYTHON_SERVICES)
 def test_every_variable_a_service_must_get_is_set(variant: Variant, service: str) -> None:
+    """Set by the workload, or by the image itself (the address it listens on, say)."""
     wanted = [variable for variable in variables(settings_class(service)) if must_be_set(variable)]
+    image = stage_environment(dockerfile(service).final, {})
     for _, workload in workloads_running(variant, service):
-        sources = environment_sources(variant, workload)
+        sources = {*image, *environment_sources(variant, workload)}
         missing = [v.name for v in wanted if not any(name in sources for name in v.names)]
         assert not missing, f"{workload['metadata']['name']} does not set {missing}"
 
@@ -229,10 +224,7 @@ def test_each_workload_sets_the_variables_compose_sets(variant: Variant, service
     for compose_name, workload in workloads_running(variant, service):
         expected = set(compose.environment_of(compose_service(compose_name)))
         actual = set(environment_sources(variant, workload))
-        listen = LISTEN_VARIABLES.get(service, set()) if compose_name == service else set()
-        assert actual - listen == expected, f"{compose_name}: differs from Compose"
-        if compose_name == service and service in LISTEN_VARIABLES:
-            assert listen <= actual, f"{service} sets both spellings of its listen address"
+        assert actual == expected, f"{compose_name}: differs from Compose"
 
 
 @pytest.mark.parametrize("service", PYTHON_SERVICES)
@@ -328,15 +320,11 @@ def test_every_service_runs_its_own_image(service: str) -> None:
 @pytest.mark.parametrize("service", HTTP_SERVICES)
 def test_http_services_are_probed_on_their_health_endpoints(service: str) -> None:
     spec = container(deployment(PRODUCTION, service))
-    image_port = int(stage_environment(dockerfile(service).final, {})["UVICORN_PORT"])
+    image_port = int(stage_environment(dockerfile(service).final, {})[f"{service.upper()}_PORT"])
     ports = {port["name"]: port["containerPort"] for port in spec["ports"]}
     assert ports == {"http": image_port}
     assert spec["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert spec["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-    sources = environment_sources(PRODUCTION, deployment(PRODUCTION, service))
-    for name in LISTEN_VARIABLES[service]:
-        expected = str(image_port) if name.endswith("_PORT") else ALL_INTERFACES
-        assert sources[name].value == expected, name
     service_object = find(PRODUCTION, "Service", service)
     assert service_object["spec"]["ports"][0]["port"] == image_port, "reached as <name>:8000"
 
