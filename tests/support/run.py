@@ -15,6 +15,8 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
+from tracker_runtime.settings import ENV_FILE_VARIABLE
+
 RUN_ID = os.environ.setdefault("TRACKER_TEST_RUN", f"run{os.getpid()}")
 POSTGRES = "postgresql://postgres@localhost:5432/postgres"
 RABBITMQ = "amqp://guest:guest@localhost:5672"
@@ -53,6 +55,8 @@ def environment() -> dict[str, str]:
         "SCHEDULER_TEST_RABBITMQ_URL": vhost_url("tracker-scheduler-test"),
         "RABBITMQ_URL": rabbitmq,
         "TRACKER_TEST_RUN": RUN_ID,
+        # A developer's .env is for their `make dev`, not for the tests' settings.
+        ENV_FILE_VARIABLE: "",
     }
 
 

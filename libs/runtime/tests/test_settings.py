@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, Field
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from tracker_runtime.settings import (
+    ENV_FILE_VARIABLE,
     ServiceSettings,
     configuration_problems,
     json_value,
@@ -32,6 +33,7 @@ class ExampleSettings(ServiceSettings):
 @pytest.fixture(autouse=True)
 def in_empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(ENV_FILE_VARIABLE)  # read .env, as every process does
     for name in ("EXAMPLE_PORT", "EXAMPLE_CLIENTS", "RABBITMQ_URL", "DEFAULT_TIMEZONE"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
@@ -90,3 +92,15 @@ def test_loading_a_bad_configuration_exits_with_the_lines_and_no_traceback(
 def test_variable_names_follow_the_prefix_or_the_alias() -> None:
     assert variable_name(ExampleSettings, "port") == "EXAMPLE_PORT"
     assert variable_name(ExampleSettings, "rabbitmq_url") == "RABBITMQ_URL"
+
+
+def test_another_file_or_none_can_stand_for_env(
+    in_empty_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (in_empty_folder / ".env").write_text("EXAMPLE_PORT=9000\n")
+    (in_empty_folder / "staging.env").write_text("EXAMPLE_PORT=9200\n")
+
+    monkeypatch.setenv(ENV_FILE_VARIABLE, "staging.env")
+    assert ExampleSettings().port == 9200
+    monkeypatch.setenv(ENV_FILE_VARIABLE, "")
+    assert ExampleSettings().port == 8000

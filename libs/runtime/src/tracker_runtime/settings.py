@@ -10,6 +10,7 @@ what is wrong, an example of a right value) instead of a traceback.
 """
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -18,13 +19,22 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from tracker_runtime.timezones import validate_timezone
 
 ENV_FILE = ".env"
+ENV_FILE_VARIABLE = "TRACKER_ENV_FILE"
+"""Names another file than ``.env``, or none when empty (the tests: a developer's ``.env``
+must not change what they see)."""
 
 
 class Environment(StrEnum):
@@ -68,12 +78,23 @@ class ProcessSettings(BaseSettings):
     """What every process reads, the development tools of ``make dev`` included: the
     process environment first, then ``.env``, then the defaults."""
 
-    model_config = SettingsConfigDict(
-        env_file=ENV_FILE, extra="ignore", frozen=True, validate_by_name=True
-    )
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, validate_by_name=True)
 
     log_level: Annotated[str, Field(validation_alias="LOG_LEVEL")] = "INFO"
     log_json: Annotated[bool, Field(validation_alias="LOG_JSON")] = False
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        env_file = os.environ.get(ENV_FILE_VARIABLE, ENV_FILE) or None
+        dotenv = DotEnvSettingsSource(settings_cls, env_file=env_file)
+        return init_settings, env_settings, dotenv, file_secret_settings
 
 
 class ServiceSettings(ProcessSettings):
