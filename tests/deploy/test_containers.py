@@ -128,6 +128,7 @@ def psql(sql: str) -> None:
 
 @dataclass
 class Deployment:
+    images: dict[str, Image]
     containers: dict[str, Container]
     failures: dict[str, str]
     gateway: str
@@ -281,7 +282,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                     container.wait_until_healthy(HEALTHY_WITHIN)
             except (RuntimeError, TimeoutError, subprocess.TimeoutExpired) as error:
                 failures[name] = f"{error}:\n{container.output()}"
-        yield Deployment(containers, failures, f"http://127.0.0.1:{ports['frontend']}", mail)
+        gateway = f"http://127.0.0.1:{ports['frontend']}"
+        yield Deployment(images, containers, failures, gateway, mail)
     finally:
         for container in reversed(containers.values()):
             container.kill()
@@ -338,3 +340,12 @@ def test_the_service_stops_within_the_grace_period(deployment: Deployment, name:
     assert took < DOCKER_STOP_GRACE, (
         f"{name} had to be killed:\n{deployment.containers[name].output()}"
     )
+
+
+@pytest.mark.parametrize("name", ["notifier", "scheduler"])
+def test_the_celery_images_carry_no_web_framework(deployment: Deployment, name: str) -> None:
+    """The worker and beat install the shared runtime without its `web` extra."""
+    site_packages = deployment.images[name].files.host("/app/.venv/lib")
+    installed = {path.name for path in site_packages.glob("python*/site-packages/*")}
+    assert installed, "the image has a virtualenv"
+    assert not installed & {"fastapi", "starlette", "uvicorn", "faststream"}

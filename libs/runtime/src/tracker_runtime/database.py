@@ -1,18 +1,15 @@
-"""Async SQLAlchemy engine and sessions, with one place that commits."""
+"""Async SQLAlchemy engine and sessions, and the shared naming of constraints.
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+The request's session of an HTTP service (the one place that commits) is in
+``tracker_runtime.web``: this module carries no web framework, so the worker's image does
+not either."""
 
-from fastapi import Depends, Request
 from sqlalchemy import MetaData, make_url, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
-    AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-
-from tracker_runtime.errors import APIError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -56,32 +53,3 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-def get_database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
-
-
-async def session_per_request(
-    database: Annotated[Database, Depends(get_database)],
-) -> AsyncIterator[AsyncSession]:
-    """The request's session: committed when the endpoint returns, rolled back when it raises.
-
-    With ``scope="function"`` the commit runs as soon as the endpoint returns, before the
-    response is built, so a client never sees success for a change that was not stored.
-    """
-    async with database.sessions() as session:
-        try:
-            yield session
-        except APIError as error:
-            await (session.commit() if error.commit else session.rollback())
-            raise
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
-
-
-SessionDep = Annotated[AsyncSession, Depends(session_per_request, scope="function")]

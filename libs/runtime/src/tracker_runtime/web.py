@@ -1,17 +1,20 @@
 """What every HTTP service puts in front of its routes: request ids, the cross-site check,
-the error handlers and the health endpoints."""
+the error handlers, the health endpoints, and the request's database session."""
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tracker_runtime.errors import error_response, install_error_handlers
+from tracker_runtime.database import Database
+from tracker_runtime.errors import APIError, error_response, install_error_handlers
 from tracker_runtime.logging import request_id_var
 
 logger = logging.getLogger(__name__)
@@ -155,3 +158,32 @@ def prepare_app(
         CrossSiteRequestGuard, trusted_origins=trusted_origins, cross_site_paths=cross_site_paths
     )
     app.add_middleware(RequestIdMiddleware)
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+async def session_per_request(
+    database: Annotated[Database, Depends(get_database)],
+) -> AsyncIterator[AsyncSession]:
+    """The request's session: committed when the endpoint returns, rolled back when it raises.
+
+    With ``scope="function"`` the commit runs as soon as the endpoint returns, before the
+    response is built, so a client never sees success for a change that was not stored.
+    """
+    async with database.sessions() as session:
+        try:
+            yield session
+        except APIError as error:
+            await (session.commit() if error.commit else session.rollback())
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(session_per_request, scope="function")]

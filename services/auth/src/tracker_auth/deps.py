@@ -10,8 +10,8 @@ from fastapi import Depends, Request
 from tracker_auth.context import AuthContext
 from tracker_auth.users import repository as users
 from tracker_auth.users.models import User
-from tracker_runtime.database import SessionDep
 from tracker_runtime.tokens import InvalidToken, token_from
+from tracker_runtime.web import SessionDep
 
 
 def get_context(request: Request) -> AuthContext:

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from tracker_contracts.internal import SUMMARIES_SCOPE
-from tracker_runtime.database import SessionDep
 from tracker_runtime.tokens import InvalidToken, token_from
+from tracker_runtime.web import SessionDep
 from tracker_tasks.context import TasksContext
 from tracker_tasks.revocations import repository as revocations
 

@@ -9,9 +9,9 @@ from tracker_auth.sessions.schemas import Credentials
 from tracker_auth.users.router import signed_in
 from tracker_auth.users.schemas import SignedIn
 from tracker_runtime.body import json_or_form, json_or_form_openapi
-from tracker_runtime.database import SessionDep
 from tracker_runtime.errors import APIError
 from tracker_runtime.tokens import REFRESH_COOKIE
+from tracker_runtime.web import SessionDep
 
 router = APIRouter(prefix="/api/session", tags=["sessions"])
 

@@ -10,7 +10,7 @@ from tracker_auth.users import service
 from tracker_auth.users.models import User
 from tracker_auth.users.schemas import Preferences, Registration, SignedIn, UserOut
 from tracker_runtime.body import json_or_form, json_or_form_openapi
-from tracker_runtime.database import SessionDep
+from tracker_runtime.web import SessionDep
 
 router = APIRouter(prefix="/api/user", tags=["users"])
 

@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse
 from tracker_auth.deps import ContextDep
 from tracker_auth.users import service
 from tracker_runtime import unsubscribe as tokens
-from tracker_runtime.database import SessionDep
 from tracker_runtime.errors import APIError
+from tracker_runtime.web import SessionDep
 
 PATH = tokens.PATH
 INVALID_LINK = "This unsubscribe link is not valid; turn the digest off in the app instead"

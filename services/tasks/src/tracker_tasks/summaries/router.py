@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends
 
 from tracker_contracts.internal import SUMMARIES_PATH, SummariesRequest, SummariesResponse
 from tracker_runtime.body import json_or_form, json_or_form_openapi
-from tracker_runtime.database import SessionDep
+from tracker_runtime.web import SessionDep
 from tracker_tasks.deps import SummariesCaller
 from tracker_tasks.summaries import service
 

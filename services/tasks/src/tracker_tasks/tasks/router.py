@@ -6,8 +6,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
 from tracker_runtime.body import json_or_form, json_or_form_openapi
-from tracker_runtime.database import SessionDep
 from tracker_runtime.errors import APIError
+from tracker_runtime.web import SessionDep
 from tracker_tasks.deps import ContextDep, UserDep
 from tracker_tasks.tasks import service
 from tracker_tasks.tasks.models import Task, TaskStatus
