@@ -9,6 +9,7 @@ year while ``index.html``, which names them, is revalidated on every visit. Each
 also gets a gzipped twin that nginx's ``gzip_static`` sends without compressing per request.
 """
 
+import fcntl
 import gzip
 import hashlib
 import re
@@ -113,8 +114,11 @@ def build(output: Path) -> list[Path]:
             written.append(staging / ASSETS_DIR / asset.fingerprinted_name)
             write(written[-1], asset.content)
         staging.chmod(0o755)  # mkdtemp makes it private; nginx's workers must read it
-        shutil.rmtree(output, ignore_errors=True)
-        staging.rename(output)
+        # Two builds at once (two `make test` in one checkout) take turns at the swap.
+        with (output.parent / f".{output.name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            shutil.rmtree(output, ignore_errors=True)
+            staging.rename(output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [output / path.relative_to(staging) for path in written]
