@@ -7,6 +7,7 @@ from tracker_contracts.events import (
     EVENT_MODELS,
     Envelope,
     EventData,
+    EventType,
     SessionRevoked,
     TaskCompleted,
     UserRegistered,
@@ -14,11 +15,7 @@ from tracker_contracts.events import (
     event_data_model,
     parse_envelope,
 )
-from tracker_contracts.routing import (
-    DEAD_LETTER_EXCHANGE,
-    EVENTS_EXCHANGE,
-    EventType,
-)
+from tracker_contracts.messaging import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE
 
 __all__ = [
     "DEAD_LETTER_EXCHANGE",

@@ -1,12 +1,14 @@
-"""The event envelope and the payload of each event type.
+"""The event types, the envelope and the payload of each event type.
 
-Every event travels as ``{"event_id", "event_type", "occurred_at", "data"}``. Each payload
-model carries a ``VERSION``; a change that breaks consumers gets a new version and a new
-model, never an edit in place.
+Every event travels as ``{"event_id", "event_type", "occurred_at", "data"}`` with an
+``event_version`` header. Each payload model carries a ``VERSION``; a change that breaks
+consumers gets a new version and a new model, never an edit in place. Which queue consumes
+which events is declared in ``tracker_contracts.messaging``.
 """
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
@@ -19,7 +21,14 @@ from pydantic import (
     field_serializer,
 )
 
-from tracker_contracts.routing import EventType
+
+class EventType(StrEnum):
+    """Event types, named in the past tense. The routing key of an event is its type."""
+
+    USER_REGISTERED = "user.registered"
+    USER_UPDATED = "user.updated"
+    SESSION_REVOKED = "session.revoked"
+    TASK_COMPLETED = "task.completed"
 
 
 class EventData(BaseModel):

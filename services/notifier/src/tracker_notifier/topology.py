@@ -5,7 +5,7 @@ The whole topology, the Celery task queue included, is declared from
 this module names the queue the notifier consumes events from.
 """
 
-from tracker_contracts.topology import NOTIFIER_EVENTS
+from tracker_contracts.messaging import NOTIFIER_EVENTS
 from tracker_runtime.kombu_topology import SHARED_QUEUES
 
 EVENTS_QUEUE = next(queue for queue in SHARED_QUEUES if queue.name == NOTIFIER_EVENTS.name)

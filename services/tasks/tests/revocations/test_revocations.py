@@ -19,7 +19,7 @@ from sqlalchemy import make_url
 from tests.support.forged_tokens import claims_of
 from tests.support.tcp_proxy import TcpProxy
 from tracker_contracts import Envelope, SessionRevoked, UserRegistered
-from tracker_contracts.topology import EVENTS_EXCHANGE, TASKS_SESSION_EVENTS
+from tracker_contracts.messaging import EVENTS_EXCHANGE, TASKS_SESSION_EVENTS
 from tracker_tasks.main import create_app
 
 from ..conftest import TEST_DATABASE_URL, jwks_client, make_settings

@@ -16,9 +16,9 @@ from kombu.messaging import Consumer
 from pydantic import ValidationError
 
 from tracker_contracts import Envelope, EventData, parse_envelope
+from tracker_contracts.messaging import HANDLE_EVENT_TASK
 from tracker_notifier.config import get_settings
 from tracker_notifier.context import request_context
-from tracker_notifier.task_names import HANDLE_EVENT
 from tracker_notifier.topology import EVENTS_QUEUE
 from tracker_runtime.kombu_topology import declare_topology
 
@@ -113,7 +113,7 @@ class EventsConsumerStep(bootsteps.ConsumerStep):  # type: ignore[misc]
             return
         try:
             self._app.send_task(
-                HANDLE_EVENT,
+                HANDLE_EVENT_TASK,
                 args=(envelope.model_dump(mode="json"), str(request_id) if request_id else None),
                 task_id=handle_event_task_id(envelope),
                 confirm_timeout=PUBLISH_CONFIRM_TIMEOUT,

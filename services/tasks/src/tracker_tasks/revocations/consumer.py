@@ -28,7 +28,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from tracker_contracts import SessionRevoked, parse_envelope
-from tracker_contracts.topology import TASKS_SESSION_EVENTS
+from tracker_contracts.messaging import TASKS_SESSION_EVENTS
 from tracker_runtime.background import BackgroundLoops
 from tracker_runtime.backoff import backoff_delay
 from tracker_runtime.database import Database
