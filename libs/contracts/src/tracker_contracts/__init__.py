@@ -8,12 +8,14 @@ from tracker_contracts.events import (
     Envelope,
     EventData,
     EventType,
+    InvalidEvent,
     SessionRevoked,
     TaskCompleted,
     UserRegistered,
     UserUpdated,
     event_data_model,
     parse_envelope,
+    validate_event,
 )
 from tracker_contracts.messaging import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE
 
@@ -24,10 +26,12 @@ __all__ = [
     "Envelope",
     "EventData",
     "EventType",
+    "InvalidEvent",
     "SessionRevoked",
     "TaskCompleted",
     "UserRegistered",
     "UserUpdated",
     "event_data_model",
     "parse_envelope",
+    "validate_event",
 ]
