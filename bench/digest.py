@@ -36,7 +36,7 @@ from bench.services import (
 from tests.support.network import free_port
 from tests.support.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from tracker_contracts.internal import MAX_SUMMARY_USERS
-from tracker_contracts.tasks import DIGEST_TASK, NOTIFIER_TASK_QUEUE
+from tracker_contracts.messaging import DIGEST_TASK, NOTIFIER_TASK_QUEUE
 from tracker_notifier.config import Settings as NotifierSettings
 from tracker_notifier.digest.summaries import SummariesClient
 from tracker_runtime.database import libpq_dsn

@@ -35,8 +35,7 @@ from bench.services import (
 from scripts.mail_catcher import MailCatcher
 from tests.support.network import free_port
 from tests.support.rabbitmq import ensure_rabbitmq_vhost, purge_queues
-from tracker_contracts.tasks import NOTIFIER_TASK_QUEUE
-from tracker_contracts.topology import NOTIFIER_EVENTS
+from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_TASK_QUEUE
 from tracker_runtime.database import libpq_dsn
 
 NAME = "mail"

@@ -17,7 +17,7 @@ from bench.progress import say
 from bench.report import ScenarioReport
 from tests.support.rabbitmq import ensure_rabbitmq_vhost
 from tracker_contracts import EVENTS_EXCHANGE, Envelope, UserRegistered
-from tracker_contracts.topology import QUEUES
+from tracker_contracts.messaging import QUEUES
 from tracker_runtime.database import Database, new_metadata
 from tracker_runtime.messaging import declare_topology, new_broker
 from tracker_runtime.migrations import ensure_database

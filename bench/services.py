@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.progress import say
 from tests.support.network import free_port, wait_until_healthy
-from tracker_contracts.tasks import NOTIFIER_TASK_QUEUE
+from tracker_contracts.messaging import NOTIFIER_TASK_QUEUE
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

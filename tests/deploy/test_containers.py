@@ -40,8 +40,7 @@ from tests.deploy.test_compose import local_env
 from tests.support import run
 from tests.support.network import free_port
 from tests.support.rabbitmq import ensure_rabbitmq_vhost, purge_queues
-from tracker_contracts.tasks import NOTIFIER_TASK_QUEUE
-from tracker_contracts.topology import NOTIFIER_EVENTS, TASKS_SESSION_EVENTS
+from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_TASK_QUEUE, TASKS_SESSION_EVENTS
 
 DATABASE_SUFFIX = f"_compose_{run.RUN_ID}"
 VHOST = run.vhost("tracker-compose")

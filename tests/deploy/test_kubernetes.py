@@ -46,7 +46,7 @@ from tests.deploy.test_consistency import (
     dockerfile,
     must_be_set,
 )
-from tracker_contracts.tasks import NOTIFIER_TASK_QUEUE
+from tracker_contracts.messaging import NOTIFIER_TASK_QUEUE
 
 KUBERNETES_VERSION = "1.30.0"  # the oldest release the manifests support (README)
 PRODUCTION = Variant("production")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 from tests.support.rabbitmq import observe_events
 from tests.support.tcp_proxy import TcpProxy
 from tracker_contracts import EVENTS_EXCHANGE, TaskCompleted, UserRegistered, parse_envelope
-from tracker_contracts.topology import (
+from tracker_contracts.messaging import (
     RETIRED_QUEUES,
     UNROUTED_EXCHANGE,
     UNROUTED_QUEUE,

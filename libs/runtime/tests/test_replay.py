@@ -15,7 +15,7 @@ import pytest
 from aio_pika.abc import AbstractChannel, AbstractQueue
 
 from tracker_contracts import Envelope, TaskCompleted
-from tracker_contracts.routing import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE
+from tracker_contracts.messaging import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE
 from tracker_runtime.messaging import declare_topology, new_broker
 from tracker_runtime.replay import NotReplayable, replay
 

@@ -28,7 +28,7 @@ from sqlalchemy import select, text
 from scripts.mail_catcher import MailCatcher
 from tests.support.network import free_port
 from tracker_contracts import Envelope, EventData, UserRegistered
-from tracker_contracts.routing import EVENTS_EXCHANGE
+from tracker_contracts.messaging import EVENTS_EXCHANGE
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tracker_contracts.topology import (
+from tracker_contracts.messaging import (
     CONSUMER_QUEUES,
     EXCHANGES,
     QUEUES,

@@ -14,8 +14,12 @@ import pytest
 from celery import Celery
 from kombu.entity import Queue
 
-from tracker_contracts.tasks import DIGEST_TASK, NOTIFIER_TASK_QUEUE
-from tracker_contracts.topology import DEAD_LETTER_EXCHANGE, DELIVERY_LIMIT
+from tracker_contracts.messaging import (
+    DEAD_LETTER_EXCHANGE,
+    DELIVERY_LIMIT,
+    DIGEST_TASK,
+    NOTIFIER_TASK_QUEUE,
+)
 from tracker_runtime.kombu_topology import TASK_QUEUE as NOTIFIER_TASK_QUEUE_DECLARATION
 from tracker_runtime.kombu_topology import TASK_QUEUE_ARGUMENTS
 from tracker_scheduler.beat import DIGEST_ENTRY, DigestScheduler, create_app

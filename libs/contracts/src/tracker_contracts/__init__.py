@@ -7,18 +7,17 @@ from tracker_contracts.events import (
     EVENT_MODELS,
     Envelope,
     EventData,
+    EventType,
+    InvalidEvent,
     SessionRevoked,
     TaskCompleted,
     UserRegistered,
     UserUpdated,
     event_data_model,
     parse_envelope,
+    validate_event,
 )
-from tracker_contracts.routing import (
-    DEAD_LETTER_EXCHANGE,
-    EVENTS_EXCHANGE,
-    EventType,
-)
+from tracker_contracts.messaging import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE
 
 __all__ = [
     "DEAD_LETTER_EXCHANGE",
@@ -27,10 +26,12 @@ __all__ = [
     "Envelope",
     "EventData",
     "EventType",
+    "InvalidEvent",
     "SessionRevoked",
     "TaskCompleted",
     "UserRegistered",
     "UserUpdated",
     "event_data_model",
     "parse_envelope",
+    "validate_event",
 ]

@@ -1,12 +1,15 @@
-"""The event envelope and the payload of each event type.
+"""The event types, the envelope and the payload of each event type.
 
-Every event travels as ``{"event_id", "event_type", "occurred_at", "data"}``. Each payload
-model carries a ``VERSION``; a change that breaks consumers gets a new version and a new
-model, never an edit in place.
+Every event travels as ``{"event_id", "event_type", "occurred_at", "data"}`` with an
+``event_version`` header. Each payload model carries a ``VERSION``; a change that breaks
+consumers gets a new version and a new model, never an edit in place. Which queue consumes
+which events is declared in ``tracker_contracts.messaging``.
 """
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
@@ -16,10 +19,18 @@ from pydantic import (
     EmailStr,
     Field,
     SerializeAsAny,
+    ValidationError,
     field_serializer,
 )
 
-from tracker_contracts.routing import EventType
+
+class EventType(StrEnum):
+    """Event types, named in the past tense. The routing key of an event is its type."""
+
+    USER_REGISTERED = "user.registered"
+    USER_UPDATED = "user.updated"
+    SESSION_REVOKED = "session.revoked"
+    TASK_COMPLETED = "task.completed"
 
 
 class EventData(BaseModel):
@@ -131,3 +142,38 @@ def parse_envelope(raw: bytes | str) -> Envelope[EventData]:
         occurred_at=envelope.occurred_at,
         data=data,
     )
+
+
+class InvalidEvent(ValueError):
+    """A received message that is not a valid event of this contract; its consumer
+    dead-letters it."""
+
+
+def validate_event(body: bytes | str, headers: Mapping[str, Any]) -> Envelope[EventData]:
+    """The event a consumer received, validated against its contract: envelope, payload and
+    the ``event_version`` header (absent is accepted: the envelope does not carry it).
+
+    Raises :class:`InvalidEvent`, with a one-line reason that never quotes the input, for
+    anything else: bytes that are not JSON, an unknown event type, a payload that does not
+    match its model, another version of the event.
+    """
+    try:
+        envelope = parse_envelope(body)
+    except ValidationError as error:  # bad JSON or bytes, unknown type, schema mismatch
+        raise InvalidEvent(_one_line(error)) from error
+    except Exception as error:
+        raise InvalidEvent(f"{type(error).__name__}: {error}") from error
+    version = headers.get("event_version")
+    expected = type(envelope.data).VERSION
+    if version is not None and version != expected:
+        raise InvalidEvent(f"event_version {version!r} of {envelope.event_type} is not {expected}")
+    return envelope
+
+
+def _one_line(error: ValidationError) -> str:
+    """The validation errors on one line (one log event per line), without the input."""
+    problems = (
+        f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}"
+        for problem in error.errors(include_input=False, include_url=False)
+    )
+    return f"{error.title}: " + "; ".join(problems)

@@ -1,6 +1,6 @@
 """The RabbitMQ topology as kombu entities, for the Celery side (notifier and scheduler).
 
-Built only from ``tracker_contracts``, with the same types, durability and arguments the
+Built only from ``tracker_contracts.messaging``, with the same types, durability and arguments the
 FastAPI services declare through aio-pika: RabbitMQ refuses a declaration that differs
 (PRECONDITION_FAILED), so nothing here may add to it.
 
@@ -14,12 +14,15 @@ from typing import Any
 
 from kombu.entity import Exchange, Queue, binding
 
-from tracker_contracts.tasks import NOTIFIER_TASK_EXCHANGE, NOTIFIER_TASK_QUEUE, NOTIFIER_TASKS
-from tracker_contracts.topology import (
+from tracker_contracts.messaging import (
     DEAD_LETTER_EXCHANGE,
     EXCHANGES,
+    NOTIFIER_TASK_EXCHANGE,
+    NOTIFIER_TASK_QUEUE,
+    NOTIFIER_TASKS,
     QUEUES,
     RETIRED_QUEUES,
+    ConsumerQueue,
     ExchangeDeclaration,
     QueueDeclaration,
 )
@@ -57,6 +60,12 @@ def _queue(declaration: QueueDeclaration) -> Queue:
 
 SHARED_QUEUES: tuple[Queue, ...] = tuple(_queue(declaration) for declaration in QUEUES)
 """Every queue of the shared topology (declaring one declares its exchanges and bindings)."""
+
+
+def consumer_queue(queue: ConsumerQueue) -> Queue:
+    """The kombu entity of a consumer's queue, as declared above."""
+    return next(declared for declared in SHARED_QUEUES if declared.name == queue.name)
+
 
 TASK_QUEUE_ARGUMENTS = NOTIFIER_TASKS.queue_arguments
 TASK_EXCHANGE = Exchange(NOTIFIER_TASK_EXCHANGE, type="topic", durable=True)

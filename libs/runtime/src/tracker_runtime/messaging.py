@@ -1,11 +1,11 @@
 """The RabbitMQ side of every service: a FastStream broker that publishes with confirms and
-returns, and the declaration of the shared topology (see ``tracker_contracts.topology``)."""
+returns, and the declaration of the shared topology (see ``tracker_contracts.messaging``)."""
 
 from typing import Any, cast
 
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 
-from tracker_contracts.topology import (
+from tracker_contracts.messaging import (
     EXCHANGES,
     QUEUES,
     RETIRED_QUEUES,

@@ -30,7 +30,7 @@ from sqlalchemy import Row, Table, func, select, update
 
 from tracker_contracts import EVENTS_EXCHANGE
 from tracker_runtime.background import BackgroundLoops
-from tracker_runtime.backoff import backoff_delay
+from tracker_runtime.backoff import retrying
 from tracker_runtime.database import Database, libpq_dsn
 from tracker_runtime.messaging import EXCHANGES_BY_NAME, declare_topology, unrouted_depth
 from tracker_runtime.outbox import NOTIFY_CHANNEL
@@ -71,6 +71,7 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._loops = BackgroundLoops()
         self._broker_ready = False
+        self._next_cleanup = 0.0
         self.published_total = 0
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -113,31 +114,30 @@ class OutboxRelay:
     # -- the loop ----------------------------------------------------------------------
 
     async def _run(self) -> None:
-        failures = 0
-        next_cleanup = 0.0
         while True:
-            try:
-                await self._ensure_broker()
-                published, error = await self.publish_pending()
-                if error is not None:
-                    raise error
-                failures = 0
-                if time.monotonic() >= next_cleanup:
-                    await self._delete_old_rows()
-                    next_cleanup = time.monotonic() + 3600
-                if published >= self._batch_size:
-                    continue  # more are waiting
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # the relay must outlive any outage
-                failures += 1
-                delay = backoff_delay(failures, base=0.5, cap=self._max_backoff)
-                await self._log_outage(error, delay)
-                await asyncio.sleep(delay)
-                continue
+            # The relay must outlive any outage: every failure is retried, backed off.
+            published = await retrying(
+                self._publish_round,
+                on_failure=self._log_outage,
+                base=0.5,
+                cap=self._max_backoff,
+            )
+            if published >= self._batch_size:
+                continue  # more are waiting
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval)
             self._wakeup.clear()
+
+    async def _publish_round(self) -> int:
+        """Publish one batch, and delete old rows once an hour; raise on any failure."""
+        await self._ensure_broker()
+        published, error = await self.publish_pending()
+        if error is not None:
+            raise error
+        if time.monotonic() >= self._next_cleanup:
+            await self._delete_old_rows()
+            self._next_cleanup = time.monotonic() + 3600
+        return published
 
     async def _ensure_broker(self) -> None:
         if self._broker_ready:
@@ -147,7 +147,7 @@ class OutboxRelay:
         self._broker_ready = True
         logger.info("relay connected to the broker")
 
-    async def _log_outage(self, error: Exception, delay: float) -> None:
+    async def _log_outage(self, error: Exception, _failures: int, delay: float) -> None:
         self._broker_ready = self._broker_ready and not _is_broker_error(error)
         try:
             backlog = (await self.backlog()).as_dict()

@@ -20,7 +20,7 @@ from typing import Any
 from aio_pika.abc import AbstractIncomingMessage
 from faststream.rabbit import RabbitQueue
 
-from tracker_contracts.topology import EVENTS_EXCHANGE
+from tracker_contracts.messaging import EVENTS_EXCHANGE
 from tracker_runtime.messaging import EXCHANGES_BY_NAME, new_broker
 
 DEAD_LETTER_SUFFIX = ".dead-letter"

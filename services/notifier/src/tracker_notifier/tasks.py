@@ -11,13 +11,17 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy.exc import OperationalError
 
 from tracker_contracts import parse_envelope
-from tracker_contracts.tasks import DIGEST_TASK
+from tracker_contracts.messaging import (
+    DIGEST_TASK,
+    HANDLE_EVENT_TASK,
+    SEND_DELIVERIES_TASK,
+    SEND_DELIVERY_TASK,
+)
 from tracker_notifier.context import NotifierContext, get_context, request_context
 from tracker_notifier.deliveries.service import AcceptedButNotRecorded, Outcome
 from tracker_notifier.digest.service import DigestRun, Progress
 from tracker_notifier.digest.summaries import SummariesUnavailable
 from tracker_notifier.events import service as events
-from tracker_notifier.task_names import HANDLE_EVENT, SEND_DELIVERIES, SEND_DELIVERY
 from tracker_notifier.worker import app
 from tracker_runtime.backoff import backoff_delay
 
@@ -92,7 +96,7 @@ def digest_run(
     )
 
 
-@task(HANDLE_EVENT)
+@task(HANDLE_EVENT_TASK)
 def handle_event(self: Any, envelope: dict[str, Any], request: str | None = None) -> None:
     """Apply one event (deduplicated on its id), then enqueue the mails it caused."""
     with request_context(request):
@@ -114,7 +118,7 @@ def handle_event(self: Any, envelope: dict[str, Any], request: str | None = None
             raise retry_after_outage(self, error) from error
 
 
-@task(SEND_DELIVERY)
+@task(SEND_DELIVERY_TASK)
 def send_delivery(
     self: Any, delivery_id: int, accepted_at: str | None = None, request: str | None = None
 ) -> None:
@@ -141,7 +145,7 @@ def send_delivery(
             raise self.retry(countdown=result.retry_in)
 
 
-@task(SEND_DELIVERIES, time_limit=SEND_BATCH_TIME_LIMIT)
+@task(SEND_DELIVERIES_TASK, time_limit=SEND_BATCH_TIME_LIMIT)
 def send_deliveries(self: Any, delivery_ids: list[int], request: str | None = None) -> None:
     """Send a batch of deliveries over the process's SMTP connection (see
     ``DeliverySender.send_batch``). A delivery to retry gets its own ``send_delivery`` task

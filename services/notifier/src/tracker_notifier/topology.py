@@ -1,12 +1,8 @@
-"""The notifier's own queues among the shared topology.
+"""The notifier's events queue as a kombu entity, among the shared topology that
+``tracker_runtime.kombu_topology`` declares (the Celery task queue included)."""
 
-The whole topology, the Celery task queue included, is declared from
-``tracker_runtime.kombu_topology`` (the scheduler declares the task queue from there too);
-this module names the queue the notifier consumes events from.
-"""
+from tracker_notifier.events.subscriptions import SUBSCRIPTIONS
+from tracker_runtime.kombu_topology import consumer_queue
 
-from tracker_contracts.topology import NOTIFIER_EVENTS
-from tracker_runtime.kombu_topology import SHARED_QUEUES
-
-EVENTS_QUEUE = next(queue for queue in SHARED_QUEUES if queue.name == NOTIFIER_EVENTS.name)
-EVENTS_DEAD_LETTER_QUEUE = NOTIFIER_EVENTS.dead_letter_queue
+EVENTS_QUEUE = consumer_queue(SUBSCRIPTIONS.queue)
+EVENTS_DEAD_LETTER_QUEUE = SUBSCRIPTIONS.queue.dead_letter_queue

@@ -1,7 +1,7 @@
 """The scheduler's Celery app: ``celery -A tracker_scheduler.beat beat``.
 
 At every tick of ``SCHEDULER_DIGEST_CRON`` beat sends the notifier's digest task **by name**
-(``tracker_contracts.tasks.DIGEST_TASK``) with the tick's instant; no notifier code is
+(``tracker_contracts.messaging.DIGEST_TASK``) with the tick's instant; no notifier code is
 imported. The message goes to the notifier's quorum task queue, declared exactly as the
 notifier declares it, and expires after ``SCHEDULER_TICK_EXPIRES``: ticks that piled up
 while no worker ran are dropped, and the first fresh one catches up on them (the notifier
@@ -16,7 +16,7 @@ from typing import Any
 from celery import Celery, signals
 from celery.beat import BeatLazyFunc, PersistentScheduler
 
-from tracker_contracts.tasks import DIGEST_TASK, NOTIFIER_TASK_QUEUE
+from tracker_contracts.messaging import DIGEST_TASK, NOTIFIER_TASK_QUEUE
 from tracker_runtime.kombu_topology import TASK_QUEUE, task_queue_settings
 from tracker_runtime.logging import configure_logging
 from tracker_scheduler.config import Settings, get_settings, parse_cron

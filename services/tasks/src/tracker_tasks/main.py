@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from tracker_runtime.consumer import EventConsumer
 from tracker_runtime.database import Database
 from tracker_runtime.jwks import RemoteKeySet
 from tracker_runtime.logging import configure_logging
@@ -16,7 +17,8 @@ from tracker_runtime.web import health_router, prepare_app
 from tracker_tasks.config import Settings, get_settings
 from tracker_tasks.context import TasksContext
 from tracker_tasks.db import outbox
-from tracker_tasks.revocations.consumer import SessionEventsConsumer
+from tracker_tasks.revocations.cleanup import ExpiredRevocations
+from tracker_tasks.revocations.subscriptions import SESSION_EVENTS
 from tracker_tasks.summaries.router import router as summaries_router
 from tracker_tasks.tasks.router import router as tasks_router
 
@@ -31,11 +33,15 @@ def create_app(
     database = Database(settings.database_url, pool_size=settings.database_pool_size)
     keys = RemoteKeySet(settings.jwks_url, client=jwks_client)
     relay = OutboxRelay(database=database, table=outbox, broker=new_broker(settings.rabbitmq_url))
-    session_events = SessionEventsConsumer(
+    session_events = EventConsumer(
+        SESSION_EVENTS,
         database=database,
         rabbitmq_url=settings.rabbitmq_url,
         max_backoff=settings.broker_max_backoff,
-        cleanup_interval=settings.revocation_cleanup_interval,
+    )
+    expired_revocations = ExpiredRevocations(
+        database=database,
+        interval=settings.revocation_cleanup_interval,
         grace=settings.revocation_grace,
     )
 
@@ -49,13 +55,16 @@ def create_app(
         app.state.database = database
         app.state.relay = relay
         app.state.session_events = session_events
+        app.state.expired_revocations = expired_revocations
         # Both connect to RabbitMQ in the background: without the broker the service still
         # starts and serves (events wait in the outbox, revocations in the queue).
         await relay.start()
         await session_events.start()
+        await expired_revocations.start()
         try:
             yield
         finally:
+            await expired_revocations.stop()
             await session_events.stop()
             await relay.stop()
             if jwks_client is None:

@@ -19,7 +19,7 @@ from sqlalchemy import make_url
 from tests.support.forged_tokens import claims_of
 from tests.support.tcp_proxy import TcpProxy
 from tracker_contracts import Envelope, SessionRevoked, UserRegistered
-from tracker_contracts.topology import EVENTS_EXCHANGE, TASKS_SESSION_EVENTS
+from tracker_contracts.messaging import EVENTS_EXCHANGE, TASKS_SESSION_EVENTS
 from tracker_tasks.main import create_app
 
 from ..conftest import TEST_DATABASE_URL, jwks_client, make_settings
@@ -46,7 +46,13 @@ async def wait_for_revoked(app: FastAPI, session_id: uuid.UUID, timeout: float =
             await asyncio.sleep(0.02)
 
 
-async def publish(body: bytes, *, message_id: str, routing_key: str = "session.revoked") -> None:
+async def publish(
+    body: bytes,
+    *,
+    message_id: str,
+    routing_key: str = "session.revoked",
+    headers: aio_pika.abc.HeadersType | None = None,
+) -> None:
     """Put a message on tracker.events as any producer would (persistent, confirmed)."""
     connection = await aio_pika.connect(os.environ["RABBITMQ_URL"])
     async with connection:
@@ -58,6 +64,7 @@ async def publish(body: bytes, *, message_id: str, routing_key: str = "session.r
                 message_id=message_id,
                 content_type="application/json",
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                headers=headers,
             ),
             routing_key=routing_key,
             mandatory=True,
@@ -174,6 +181,31 @@ async def test_a_malformed_event_is_dead_lettered_and_the_subscriber_carries_on(
     assert (await app.state.session_events.readiness())["queue"] == TASKS_SESSION_EVENTS.name
 
 
+async def test_an_event_of_another_version_is_dead_lettered(app: FastAPI) -> None:
+    """The envelope may validate as version 1 and still be another version's: the header
+    says which, and a consumer of version 1 must not guess."""
+    message_id = f"version-{uuid.uuid4()}"
+    refused, accepted = uuid.uuid4(), uuid.uuid4()
+
+    await publish(
+        revoked_event(refused),
+        message_id=message_id,
+        headers={"event_version": SessionRevoked.VERSION + 1},
+    )
+    rejected = await dead_lettered(message_id)
+    await publish(revoked_event(accepted), message_id=f"valid-{uuid.uuid4()}")
+    await wait_for_revoked(app, accepted)
+
+    deaths = rejected.headers["x-death"]
+    assert isinstance(deaths, list)
+    [death] = deaths
+    assert isinstance(death, dict)
+    assert death["reason"] == "rejected"
+    assert not await fetch_all(
+        app, "SELECT 1 FROM revoked_sessions WHERE session_id = :id", id=refused
+    )
+
+
 async def test_sessions_are_forgotten_once_their_tokens_are_long_expired(app: FastAPI) -> None:
     now = datetime.now(UTC)
     rows = {
@@ -190,7 +222,7 @@ async def test_sessions_are_forgotten_once_their_tokens_are_long_expired(app: Fa
             at=expires_at,
         )
 
-    deleted = await app.state.session_events.delete_expired()
+    deleted = await app.state.expired_revocations.delete_expired()
 
     assert deleted >= 1
     kept = {row["session_id"] for row in await fetch_all(app, "SELECT * FROM revoked_sessions")}

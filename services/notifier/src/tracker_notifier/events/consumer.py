@@ -1,10 +1,15 @@
-"""The consumer step: receives events from ``notifier.events`` inside the Celery worker.
+"""The consumer step: the Celery adapter of the notifier's subscriptions (see
+``subscriptions``), receiving events from their queue inside the Celery worker.
 
-For each message it validates the envelope against the contract, hands the event to the
-``handle_event`` task (published with publisher confirms on the notifier's task queue) and
-only then acknowledges the event. A message that is not a valid event is rejected without
-requeue, which dead-letters it to ``notifier.events.dead-letter``; nothing a message holds
-can stop the step. Redelivery is fine: the task id is derived from the event id and the
+It only settles messages: each is validated against the contract and the subscriptions
+(``Subscriptions.validate``), handed to the ``handle_event`` task (published with publisher
+confirms on the notifier's task queue), which dispatches it to its handler, and only then
+acknowledged. Its concurrency is the worker's: the step holds ``events_prefetch``
+messages at a time and the task's processes do the work.
+
+A message that is not a valid event of a subscribed type is rejected without requeue,
+which dead-letters it to ``notifier.events.dead-letter``; nothing a message holds can stop
+the step. Redelivery is fine: the task id is derived from the event id and the
 task deduplicates on it through the inbox.
 """
 
@@ -13,50 +18,21 @@ from typing import Any
 
 from celery import bootsteps
 from kombu.messaging import Consumer
-from pydantic import ValidationError
 
-from tracker_contracts import Envelope, EventData, parse_envelope
+from tracker_contracts import Envelope, EventData, InvalidEvent
+from tracker_contracts.messaging import HANDLE_EVENT_TASK
 from tracker_notifier.config import get_settings
 from tracker_notifier.context import request_context
-from tracker_notifier.task_names import HANDLE_EVENT
-from tracker_notifier.topology import EVENTS_QUEUE
-from tracker_runtime.kombu_topology import declare_topology
+from tracker_notifier.events.subscriptions import SUBSCRIPTIONS
+from tracker_runtime.kombu_topology import consumer_queue, declare_topology
 
 logger = logging.getLogger("tracker.notifier.consumer")
 
 PUBLISH_CONFIRM_TIMEOUT = 10.0
 
 
-class InvalidEvent(ValueError):
-    pass
-
-
-def _one_line(error: ValidationError) -> str:
-    """The validation errors on one line (one log event per line), without the input."""
-    problems = (
-        f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}"
-        for problem in error.errors(include_input=False, include_url=False)
-    )
-    return f"{error.title}: " + "; ".join(problems)
-
-
 def handle_event_task_id(envelope: Envelope[EventData]) -> str:
     return f"event-{envelope.event_id}"
-
-
-def validate(body: bytes | str, headers: dict[str, Any]) -> Envelope[EventData]:
-    """The event in ``body``; raises :class:`InvalidEvent` for anything else."""
-    try:
-        envelope = parse_envelope(body)
-    except ValidationError as error:  # bad JSON or bytes, unknown type, schema mismatch
-        raise InvalidEvent(_one_line(error)) from error
-    except Exception as error:
-        raise InvalidEvent(f"{type(error).__name__}: {error}") from error
-    version = headers.get("event_version")
-    expected = type(envelope.data).VERSION
-    if version is not None and version != expected:
-        raise InvalidEvent(f"event_version {version!r} of {envelope.event_type} is not {expected}")
-    return envelope
 
 
 class EventsConsumerStep(bootsteps.ConsumerStep):  # type: ignore[misc]
@@ -74,7 +50,7 @@ class EventsConsumerStep(bootsteps.ConsumerStep):  # type: ignore[misc]
         return [
             Consumer(  # kombu is unannotated
                 channel,
-                queues=[EVENTS_QUEUE],
+                queues=[consumer_queue(SUBSCRIPTIONS.queue)],
                 on_message=self.on_message,
                 on_decode_error=self.on_undecodable,
                 auto_declare=False,
@@ -106,14 +82,14 @@ class EventsConsumerStep(bootsteps.ConsumerStep):  # type: ignore[misc]
             "redelivered": bool(message.delivery_info.get("redelivered")),
         }
         try:
-            envelope = validate(message.body, headers)
+            envelope = SUBSCRIPTIONS.validate(message.body, headers)
         except InvalidEvent as error:
             logger.warning("invalid event dead-lettered: %s", error, extra=about)
             _settle(message.reject, requeue=False)
             return
         try:
             self._app.send_task(
-                HANDLE_EVENT,
+                HANDLE_EVENT_TASK,
                 args=(envelope.model_dump(mode="json"), str(request_id) if request_id else None),
                 task_id=handle_event_task_id(envelope),
                 confirm_timeout=PUBLISH_CONFIRM_TIMEOUT,

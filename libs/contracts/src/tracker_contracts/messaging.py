@@ -1,0 +1,205 @@
+"""Every name on the wire, in one place: the exchanges, the queues with the events each one
+consumes (their routing keys follow from the event models listed), and the Celery task
+names. Pure data: ``tracker_runtime.messaging`` (aio-pika) and
+``tracker_runtime.kombu_topology`` (kombu) declare exactly this, and every service declares
+all of it at start, idempotently, so that an event published before its consumer ever ran
+still finds the consumer's queue.
+
+- ``tracker.events`` (topic): every event, routing key = event type (``EventType``, defined
+  with the event models in ``tracker_contracts.events``).
+- ``tracker.unrouted`` (fanout, the events exchange's alternate exchange) and its queue
+  ``tracker.unrouted.bounded``: an event no queue is bound for is kept there, for a while,
+  instead of being dropped or bounced. Nothing consumes it, so it is bounded in length and
+  age, dropping the oldest first; the relay's ``/readyz`` details report its depth.
+- ``tracker.dead-letter`` (direct): where a consumer's queue sends messages it rejects or
+  that exceeded the delivery limit; routing key = the queue's name, one dead-letter queue
+  per consumer queue.
+- ``notifier.tasks`` (topic) and its queue: the notifier's Celery tasks, sent by name.
+
+The names and arguments here are pinned: RabbitMQ refuses to redeclare a queue with other
+arguments (PRECONDITION_FAILED).
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracker_contracts.events import (
+    EventData,
+    EventType,
+    SessionRevoked,
+    UserRegistered,
+    UserUpdated,
+)
+
+# -- exchanges ---------------------------------------------------------------------------
+
+EVENTS_EXCHANGE = "tracker.events"
+"""The one durable topic exchange every event is published to."""
+
+DEAD_LETTER_EXCHANGE = "tracker.dead-letter"
+"""Where consumers send messages they cannot process."""
+
+UNROUTED_EXCHANGE = "tracker.unrouted"
+UNROUTED_QUEUE = "tracker.unrouted.bounded"
+UNROUTED_MAX_LENGTH = 10_000
+UNROUTED_MAX_AGE_MS = 7 * 24 * 3600 * 1000
+UNROUTED_QUEUE_ARGUMENTS: dict[str, Any] = {
+    "x-queue-type": "classic",
+    "x-max-length": UNROUTED_MAX_LENGTH,
+    "x-message-ttl": UNROUTED_MAX_AGE_MS,
+    "x-overflow": "drop-head",
+}
+RETIRED_QUEUES: tuple[str, ...] = ("tracker.unrouted",)
+"""Queues that earlier versions declared and every declaration now deletes.
+
+``tracker.unrouted`` was the unbounded queue of unrouted events. RabbitMQ refuses to
+redeclare a queue with other arguments (PRECONDITION_FAILED, which closes the channel), so
+the bound could not be added to it in place; and "delete it on PRECONDITION_FAILED, then
+redeclare" would make every replica still on the old version fail its own declaration
+during a rolling upgrade. A new name lets old and new declarations both succeed; deleting
+the old queue only drops events nobody would ever consume (an old replica may declare it
+again until it is upgraded; the next declaration by a new one deletes it again)."""
+DELIVERY_LIMIT = 5
+"""Deliveries of one message before the broker dead-letters it (a poison message that
+kills its consumer every time must not loop forever)."""
+
+
+# -- queues ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsumerQueue:
+    """A durable quorum queue with a delivery limit and its own dead-letter queue; bound to
+    ``tracker.events`` for each event model in ``events`` (the routing keys follow from the
+    models, never kept by hand). A consuming service maps the same models to its handlers
+    (see ``tracker_contracts.subscriptions``)."""
+
+    name: str
+    events: tuple[type[EventData], ...] = ()
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def routing_keys(self) -> tuple[str, ...]:
+        return tuple(model.EVENT_TYPE.value for model in self.events)
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.name}.dead-letter"
+
+    @property
+    def queue_arguments(self) -> dict[str, Any]:
+        return {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": DELIVERY_LIMIT,
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": self.name,
+            **self.arguments,
+        }
+
+
+NOTIFIER_EVENTS = ConsumerQueue(name="notifier.events", events=(UserRegistered, UserUpdated))
+"""The notifier's events: welcome mails and the recipients of the digest."""
+
+TASKS_SESSION_EVENTS = ConsumerQueue(name="tasks.sessions", events=(SessionRevoked,))
+"""The tasks service's revoked sessions, whose tokens it must refuse."""
+
+CONSUMER_QUEUES: tuple[ConsumerQueue, ...] = (NOTIFIER_EVENTS, TASKS_SESSION_EVENTS)
+"""Every queue bound to ``tracker.events``."""
+
+
+# -- Celery tasks (the notifier's, sent by name by the scheduler and the notifier itself) --
+
+NOTIFIER_TASK_QUEUE = "notifier.tasks"
+NOTIFIER_TASK_EXCHANGE = NOTIFIER_TASK_QUEUE
+"""A topic exchange: Celery's native delayed delivery, which carries retries with a
+countdown on quorum queues, cannot route through a direct exchange."""
+
+NOTIFIER_TASKS = ConsumerQueue(name=NOTIFIER_TASK_QUEUE)
+"""The notifier's Celery task queue: a quorum queue with a delivery limit and a dead-letter
+queue, like the consumer queues, bound to no event. Whoever sends to it declares it with
+exactly these arguments (RabbitMQ refuses a declaration that differs)."""
+
+DIGEST_TASK = "tracker_notifier.digest"
+"""The nightly digest tick, sent by the scheduler. Keyword arguments: ``at``, the tick's
+instant (ISO 8601 with an offset); ``request``, an optional request id for the logs."""
+HANDLE_EVENT_TASK = "tracker_notifier.handle_event"
+"""Applies one received event (sent by the notifier's consumer step)."""
+SEND_DELIVERY_TASK = "tracker_notifier.send_delivery"
+SEND_DELIVERIES_TASK = "tracker_notifier.send_deliveries"
+"""Sends a batch of deliveries (a digest batch) over one SMTP connection."""
+
+
+# -- the whole topology, as the transport-specific builders declare it --------------------
+
+
+@dataclass(frozen=True)
+class ExchangeDeclaration:
+    name: str
+    type: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueueDeclaration:
+    name: str
+    arguments: dict[str, Any]
+    bindings: tuple[tuple[str, str], ...]
+    """(exchange, routing key) pairs."""
+
+
+EXCHANGES: tuple[ExchangeDeclaration, ...] = (
+    ExchangeDeclaration(UNROUTED_EXCHANGE, "fanout"),
+    ExchangeDeclaration(DEAD_LETTER_EXCHANGE, "direct"),
+    ExchangeDeclaration(EVENTS_EXCHANGE, "topic", {"alternate-exchange": UNROUTED_EXCHANGE}),
+)
+"""Every exchange, durable, in an order where each one's alternate exchange comes first."""
+
+QUEUES: tuple[QueueDeclaration, ...] = (
+    QueueDeclaration(UNROUTED_QUEUE, UNROUTED_QUEUE_ARGUMENTS, ((UNROUTED_EXCHANGE, ""),)),
+    *(
+        declaration
+        for queue in CONSUMER_QUEUES
+        for declaration in (
+            QueueDeclaration(
+                queue.name,
+                queue.queue_arguments,
+                tuple((EVENTS_EXCHANGE, key) for key in queue.routing_keys),
+            ),
+            QueueDeclaration(
+                queue.dead_letter_queue,
+                {"x-queue-type": "classic"},
+                ((DEAD_LETTER_EXCHANGE, queue.name),),
+            ),
+        )
+    ),
+)
+"""Every durable queue on the events side with its bindings (the Celery task queue is
+declared by ``tracker_runtime.kombu_topology`` from :data:`NOTIFIER_TASKS`)."""
+
+__all__ = [
+    "CONSUMER_QUEUES",
+    "DEAD_LETTER_EXCHANGE",
+    "DELIVERY_LIMIT",
+    "DIGEST_TASK",
+    "EVENTS_EXCHANGE",
+    "EXCHANGES",
+    "HANDLE_EVENT_TASK",
+    "NOTIFIER_EVENTS",
+    "NOTIFIER_TASKS",
+    "NOTIFIER_TASK_EXCHANGE",
+    "NOTIFIER_TASK_QUEUE",
+    "QUEUES",
+    "RETIRED_QUEUES",
+    "SEND_DELIVERIES_TASK",
+    "SEND_DELIVERY_TASK",
+    "TASKS_SESSION_EVENTS",
+    "UNROUTED_EXCHANGE",
+    "UNROUTED_MAX_AGE_MS",
+    "UNROUTED_MAX_LENGTH",
+    "UNROUTED_QUEUE",
+    "UNROUTED_QUEUE_ARGUMENTS",
+    "ConsumerQueue",
+    "EventType",
+    "ExchangeDeclaration",
+    "QueueDeclaration",
+]
