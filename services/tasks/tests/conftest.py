@@ -17,7 +17,7 @@ from tracker_auth.config import Settings as AuthSettings
 from tracker_auth.main import create_app as create_auth_app
 from tracker_auth.prestart import MIGRATIONS as AUTH_MIGRATIONS
 from tracker_contracts.internal import SUMMARIES_SCOPE
-from tracker_contracts.topology import TASKS_SESSION_EVENTS
+from tracker_contracts.messaging import TASKS_SESSION_EVENTS
 from tracker_runtime.messaging import declare_topology, new_broker
 from tracker_runtime.migrations import prepare
 from tracker_tasks.config import Settings
