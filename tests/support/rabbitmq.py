@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
+from tests.support import run
 from tracker_contracts import EVENTS_EXCHANGE
 from tracker_runtime.messaging import declare_topology, new_broker
 
@@ -41,7 +42,7 @@ def ensure_rabbitmq_vhost(url: str) -> None:
     if not os.path.exists(rabbitmqctl):
         raise RuntimeError(f"RabbitMQ vhost {vhost!r} is missing and rabbitmqctl is not here")
     user = parts.username or "guest"
-    subprocess.run([rabbitmqctl, "-q", "add_vhost", vhost], check=False)
+    run.add_vhost(vhost)
     subprocess.run(
         [rabbitmqctl, "-q", "set_permissions", "-p", vhost, user, ".*", ".*", ".*"], check=True
     )
