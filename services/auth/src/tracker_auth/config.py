@@ -86,6 +86,23 @@ class Settings(HttpServiceSettings):
     login_max_failures_per_account: int = 10
     login_max_failures_per_ip: int = 100
 
+    session_retention: Annotated[
+        timedelta,
+        Field(
+            gt=timedelta(0),
+            description="How long a session and its refresh tokens are kept after it expired "
+            "or was revoked, whichever is later (ISO 8601 duration or seconds).",
+        ),
+    ] = timedelta(days=30)
+    cleanup_interval: Annotated[
+        timedelta,
+        Field(
+            gt=timedelta(0),
+            description="How often each replica deletes what outlived its retention: ended "
+            "sessions, finished login-throttle windows (ISO 8601 duration or seconds).",
+        ),
+    ] = timedelta(minutes=10)
+
     unsubscribe_secret: UnsubscribeSecret = SecretStr(DEVELOPMENT_SECRET)
 
     password_memory_cost_kib: int = 19_456

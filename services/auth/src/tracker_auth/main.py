@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -13,8 +14,10 @@ from tracker_auth.keys import load_signing_key
 from tracker_auth.passwords import PasswordHasher
 from tracker_auth.sessions.router import jwks_router
 from tracker_auth.sessions.router import router as sessions_router
+from tracker_auth.sessions.service import forget_expired
 from tracker_auth.users import unsubscribe
 from tracker_auth.users.router import router as users_router
+from tracker_runtime.background import BackgroundLoops, every
 from tracker_runtime.database import Database
 from tracker_runtime.logging import configure_logging
 from tracker_runtime.messaging import new_broker
@@ -29,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     database = Database(settings.database_url, pool_size=settings.database_pool_size)
     signing_key = load_signing_key(settings)
     relay = OutboxRelay(database=database, table=outbox, broker=new_broker(settings.rabbitmq_url))
+    housekeeping = BackgroundLoops()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,9 +46,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = database
         app.state.relay = relay
         await relay.start()
+        housekeeping.start(
+            {
+                "auth-retention": every(
+                    settings.cleanup_interval,
+                    partial(forget_expired, database, settings),
+                    "auth retention",
+                )
+            }
+        )
         try:
             yield
         finally:
+            await housekeeping.cancel()
             await relay.stop()
             await database.dispose()
 
