@@ -10,7 +10,7 @@ from tracker_auth.clients.router import router as clients_router
 from tracker_auth.config import Settings, get_settings
 from tracker_auth.context import AuthContext
 from tracker_auth.db import outbox
-from tracker_auth.keys import load_signing_key
+from tracker_auth.keys import load_key_ring
 from tracker_auth.passwords import PasswordHasher
 from tracker_auth.sessions.router import jwks_router
 from tracker_auth.sessions.router import router as sessions_router
@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     database = Database(settings.database_url, pool_size=settings.database_pool_size)
-    signing_key = load_signing_key(settings)
+    keys = load_key_ring(settings)
     relay = OutboxRelay(database=database, table=outbox, broker=new_broker(settings.rabbitmq_url))
     housekeeping = BackgroundLoops()
 
@@ -39,8 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.context = AuthContext(
             settings=settings,
             database=database,
-            signing_key=signing_key,
-            verifier=TokenVerifier(signing_key, issuer=settings.issuer, audience=settings.audience),
+            keys=keys,
+            verifier=TokenVerifier(keys, issuer=settings.issuer, audience=settings.audience),
             hasher=PasswordHasher(settings),
         )
         app.state.database = database
