@@ -44,6 +44,8 @@ from tests.deploy.project import (
 MAY_BE_LEFT_UNSET = {
     "AUTH_DEVELOPMENT_KEYS_DIR": "read only when no signing key is configured, which "
     "production refuses",
+    "AUTH_NEXT_SIGNING_KEY": "set only while rotating the signing key, never required",
+    "AUTH_PREVIOUS_SIGNING_KEYS": "set only while rotating the signing key, never required",
 }
 DEVELOPMENT_HOSTS = ("localhost", "127.0.0.1")
 

@@ -4,11 +4,11 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aio_pika
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from tests.support.rabbitmq import observe_events
 from tests.support.tcp_proxy import TcpProxy
@@ -49,7 +49,9 @@ async def empty_outbox(database: Database) -> None:
         await connection.execute(text("TRUNCATE outbox"))
 
 
-def relay_for(database: Database, url: str | None = None, **options: float) -> OutboxRelay:
+def relay_for(
+    database: Database, url: str | None = None, **options: float | timedelta
+) -> OutboxRelay:
     broker = new_broker(url or os.environ["RABBITMQ_URL"])
     return OutboxRelay(database=database, table=outbox, broker=broker, **options)  # type: ignore[arg-type]
 
@@ -275,3 +277,30 @@ async def test_the_old_unbounded_unrouted_queue_is_retired(database: Database) -
         assert RETIRED_QUEUES
         assert UNROUTED_QUEUE not in RETIRED_QUEUES
         await (await connection.channel()).get_queue(UNROUTED_QUEUE, ensure=True)
+
+
+async def test_published_rows_are_forgotten_after_the_retention_even_with_the_broker_down(
+    database: Database,
+) -> None:
+    """Cleaning the outbox must not wait for the broker: an outage is when it grows."""
+    old, recent, unpublished = await add_users(database, 3)
+    now = datetime.now(UTC)
+    async with database.sessions.begin() as session:
+        for event_id, published_at in ((old, now - timedelta(days=8)), (recent, now)):
+            mark = update(outbox).where(outbox.c.event_id == event_id)
+            await session.execute(mark.values(published_at=published_at))
+    relay = relay_for(
+        database,
+        "amqp://guest:guest@127.0.0.1:9/",  # nothing listens there
+        retention=timedelta(days=7),
+        cleanup_interval=timedelta(milliseconds=50),
+    )
+    await relay.start()
+    try:
+        await asyncio.sleep(0.5)
+    finally:
+        await relay.stop()
+
+    async with database.engine.connect() as connection:
+        left = set((await connection.execute(select(outbox.c.event_id))).scalars())
+    assert left == {recent, unpublished}

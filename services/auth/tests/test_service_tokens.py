@@ -8,6 +8,8 @@ import httpx
 import jwt
 import pytest
 from asgi_lifespan import LifespanManager
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from pydantic import ValidationError
 
@@ -139,6 +141,13 @@ async def test_a_token_without_the_scope_is_forbidden(clients_app: FastAPI) -> N
 
 
 def test_production_refuses_placeholder_client_secrets(tmp_path: Path) -> None:
+    (tmp_path / "key.pem").write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     with pytest.raises(ValidationError, match="AUTH_SERVICE_CLIENTS"):
         make_settings(
             tmp_path,

@@ -10,6 +10,8 @@ import aio_pika
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -39,6 +41,10 @@ TABLES = ("tasks", "revoked_sessions", "outbox")
 AUTH_TABLES = ("users", "sessions", "refresh_tokens", "login_throttles", "outbox")
 
 
+PREVIOUS_SIGNING_KEY = Ed25519PrivateKey.generate()
+"""A key auth signed with before its current one, still published in its JWKS."""
+
+
 def make_settings(**overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": TEST_DATABASE_URL,
@@ -65,6 +71,11 @@ def auth_settings(tmp_path_factory: pytest.TempPathFactory) -> AuthSettings:
                 "notifier": {"secret": NOTIFIER_SECRET, "scopes": [SUMMARIES_SCOPE]},
                 "stranger": {"secret": STRANGER_SECRET, "scopes": ["tasks:other"]},
             },
+            "previous_signing_keys": PREVIOUS_SIGNING_KEY.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ).decode(),
             # Cheap hashing: these tests are about tasks, not about passwords.
             "password_memory_cost_kib": 1024,
             "password_time_cost": 1,

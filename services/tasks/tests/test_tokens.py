@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from tests.support.forged_tokens import FORGED, Forge, assert_refused, with_claims
 from tracker_auth.keys import SigningKey
 
+from .conftest import PREVIOUS_SIGNING_KEY
 from .support import NOTIFIER_SECRET, Account, bearer, service_token
 
 
@@ -51,3 +52,13 @@ async def test_genuine_tokens_are_accepted(
 
     for token in (alice.access_token, resigned):
         assert (await client.get("/api/tasks", headers=bearer(token))).status_code == 200
+
+
+async def test_a_token_of_auth_s_previous_key_is_accepted(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """After a key rotation, tokens the retired key signed keep working until they expire:
+    auth still publishes that key in its JWKS."""
+    token = with_claims()(SigningKey(PREVIOUS_SIGNING_KEY), alice.access_token)
+
+    assert (await client.get("/api/tasks", headers=bearer(token))).status_code == 200

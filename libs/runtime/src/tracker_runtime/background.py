@@ -3,8 +3,12 @@ started together and cancelled together."""
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
 from typing import Any
+
+logger = logging.getLogger("tracker.background")
 
 
 class BackgroundLoops:
@@ -23,3 +27,21 @@ class BackgroundLoops:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+
+
+async def every(interval: timedelta, job: Callable[[], Awaitable[object]], name: str) -> None:
+    """Run ``job`` every ``interval``, first after one interval, until cancelled. A failure
+    (the database away, say) is logged and the next round tries again: housekeeping must
+    never take its service down. ``job`` logs what it did itself."""
+    while True:
+        await asyncio.sleep(interval.total_seconds())
+        try:
+            await job()
+        except Exception as error:
+            logger.warning(
+                "%s failed, trying again in %s: %s: %s",
+                name,
+                interval,
+                type(error).__name__,
+                error,
+            )

@@ -10,6 +10,8 @@ process, without ever blocking a request.
   broker confirmed it; a row whose publish failed stays pending and is tried again.
 - While the broker (or the database) is down it backs off exponentially, with jitter, and
   requests keep succeeding: their events wait in the outbox.
+- Published rows are deleted once older than ``retention``, by a loop of its own, so the
+  outbox is kept small whatever the broker does.
 
 Delivery is at least once: a crash between the confirm and the commit publishes a row
 again, and consumers deduplicate on ``event_id``.
@@ -19,7 +21,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,7 +30,7 @@ from faststream.rabbit import RabbitBroker
 from sqlalchemy import Row, Table, func, select, update
 
 from tracker_contracts import EVENTS_EXCHANGE
-from tracker_runtime.background import BackgroundLoops
+from tracker_runtime.background import BackgroundLoops, every
 from tracker_runtime.backoff import retrying
 from tracker_runtime.database import Database, libpq_dsn
 from tracker_runtime.messaging import EXCHANGES_BY_NAME, declare_topology, unrouted_depth
@@ -59,6 +60,7 @@ class OutboxRelay:
         max_backoff: float = 30.0,
         confirm_timeout: float = 10.0,
         retention: timedelta = timedelta(days=7),
+        cleanup_interval: timedelta = timedelta(hours=1),
     ) -> None:
         self._database = database
         self._table = table
@@ -68,16 +70,24 @@ class OutboxRelay:
         self._max_backoff = max_backoff
         self._confirm_timeout = confirm_timeout
         self._retention = retention
+        self._cleanup_interval = cleanup_interval
         self._wakeup = asyncio.Event()
         self._loops = BackgroundLoops()
         self._broker_ready = False
-        self._next_cleanup = 0.0
         self.published_total = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._loops.start({"outbox-listen": self._listen(), "outbox-relay": self._run()})
+        self._loops.start(
+            {
+                "outbox-listen": self._listen(),
+                "outbox-relay": self._run(),
+                "outbox-cleanup": every(
+                    self._cleanup_interval, self._delete_old_rows, "outbox cleanup"
+                ),
+            }
+        )
 
     async def stop(self) -> None:
         await self._loops.cancel()
@@ -129,14 +139,12 @@ class OutboxRelay:
             self._wakeup.clear()
 
     async def _publish_round(self) -> int:
-        """Publish one batch, and delete old rows once an hour; raise on any failure."""
+        """Publish one batch; raise on any failure. (Old rows are deleted by a loop of their
+        own, which goes on while the broker is down.)"""
         await self._ensure_broker()
         published, error = await self.publish_pending()
         if error is not None:
             raise error
-        if time.monotonic() >= self._next_cleanup:
-            await self._delete_old_rows()
-            self._next_cleanup = time.monotonic() + 3600
         return published
 
     async def _ensure_broker(self) -> None:
@@ -220,9 +228,12 @@ class OutboxRelay:
     async def _delete_old_rows(self) -> None:
         table = self._table
         async with self._database.sessions.begin() as session:
-            await session.execute(
+            result = await session.execute(
                 table.delete().where(table.c.published_at < func.now() - self._retention)
             )
+        deleted = int(getattr(result, "rowcount", 0) or 0)
+        if deleted:
+            logger.info("deleted %d published outbox rows", deleted)
 
     # -- LISTEN ------------------------------------------------------------------------
 

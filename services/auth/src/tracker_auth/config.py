@@ -8,6 +8,7 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from tracker_auth.keys import private_key_from_pem, public_keys_from_pems
 from tracker_runtime.settings import (
     HttpServiceSettings,
     Port,
@@ -29,6 +30,42 @@ class ServiceClient(BaseModel):
     scopes: list[str]
 
 
+def _empty_is_none(value: object) -> object:
+    """An empty variable (``AUTH_NEXT_SIGNING_KEY=``) sets nothing."""
+    return None if value == "" else value
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _private_key(value: SecretStr | None) -> SecretStr | None:
+    if value is not None:
+        private_key_from_pem(value.get_secret_value().encode())
+    return value
+
+
+def _private_key_file(value: Path | None) -> Path | None:
+    if value is not None:
+        private_key_from_pem(_read(value))
+    return value
+
+
+def _public_keys(value: SecretStr | None) -> SecretStr | None:
+    if value is not None:
+        public_keys_from_pems(value.get_secret_value().encode())
+    return value
+
+
+def _public_keys_file(value: Path | None) -> Path | None:
+    if value is not None:
+        public_keys_from_pems(_read(value))
+    return value
+
+
 DEVELOPMENT_SECRET_PREFIX = "dev-"
 SERVICE_CLIENTS_EXAMPLE = (
     '{"notifier": {"secret": "dev-notifier-secret", "scopes": ["tasks:summaries"]}}'
@@ -46,12 +83,49 @@ class Settings(HttpServiceSettings):
     ] = "postgresql+asyncpg://postgres@localhost:5432/tracker_auth"
     database_pool_size: int = 10
 
-    signing_key: SecretStr | None = Field(
-        default=None, description="PEM of the Ed25519 private key that signs access tokens."
-    )
-    signing_key_file: Path | None = Field(
-        default=None, description="File holding that PEM, when AUTH_SIGNING_KEY is not set."
-    )
+    signing_key: Annotated[
+        SecretStr | None,
+        BeforeValidator(_empty_is_none),
+        AfterValidator(_private_key),
+        Field(description="PEM of the Ed25519 private key that signs access tokens."),
+    ] = None
+    signing_key_file: Annotated[
+        Path | None,
+        BeforeValidator(_empty_is_none),
+        AfterValidator(_private_key_file),
+        Field(description="File holding that PEM, when AUTH_SIGNING_KEY is not set."),
+    ] = None
+    next_signing_key: Annotated[
+        SecretStr | None,
+        BeforeValidator(_empty_is_none),
+        AfterValidator(_private_key),
+        Field(
+            description="PEM of the Ed25519 private key that will sign next: published in the "
+            "JWKS now, signing only once promoted to AUTH_SIGNING_KEY."
+        ),
+    ] = None
+    next_signing_key_file: Annotated[
+        Path | None,
+        BeforeValidator(_empty_is_none),
+        AfterValidator(_private_key_file),
+        Field(description="File holding that PEM, when AUTH_NEXT_SIGNING_KEY is not set."),
+    ] = None
+    previous_signing_keys: Annotated[
+        SecretStr | None,
+        BeforeValidator(_empty_is_none),
+        AfterValidator(_public_keys),
+        Field(
+            description="PEM blocks, one after the other, of Ed25519 keys that signed before "
+            "AUTH_SIGNING_KEY (public keys suffice): published and accepted, never used to "
+            "sign, until the tokens they signed have expired."
+        ),
+    ] = None
+    previous_signing_keys_file: Annotated[
+        Path | None,
+        BeforeValidator(_empty_is_none),
+        AfterValidator(_public_keys_file),
+        Field(description="File holding those PEMs, when AUTH_PREVIOUS_SIGNING_KEYS is not set."),
+    ] = None
     development_keys_dir: Path = Field(
         default=Path(".secrets"),
         description="Where development generates its signing key once (git-ignored).",
@@ -85,6 +159,23 @@ class Settings(HttpServiceSettings):
     login_failure_window: timedelta = timedelta(minutes=15)
     login_max_failures_per_account: int = 10
     login_max_failures_per_ip: int = 100
+
+    session_retention: Annotated[
+        timedelta,
+        Field(
+            gt=timedelta(0),
+            description="How long a session and its refresh tokens are kept after it expired "
+            "or was revoked, whichever is later (ISO 8601 duration or seconds).",
+        ),
+    ] = timedelta(days=30)
+    cleanup_interval: Annotated[
+        timedelta,
+        Field(
+            gt=timedelta(0),
+            description="How often each replica deletes what outlived its retention: ended "
+            "sessions, finished login-throttle windows (ISO 8601 duration or seconds).",
+        ),
+    ] = timedelta(minutes=10)
 
     unsubscribe_secret: UnsubscribeSecret = SecretStr(DEVELOPMENT_SECRET)
 

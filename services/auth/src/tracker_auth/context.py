@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from tracker_auth.config import Settings
-from tracker_auth.keys import SigningKey
+from tracker_auth.keys import KeyRing, SigningKey
 from tracker_auth.passwords import PasswordHasher
 from tracker_runtime.database import Database
 from tracker_runtime.tokens import TokenVerifier
@@ -13,6 +13,11 @@ from tracker_runtime.tokens import TokenVerifier
 class AuthContext:
     settings: Settings
     database: Database
-    signing_key: SigningKey
+    keys: KeyRing
     verifier: TokenVerifier
     hasher: PasswordHasher
+
+    @property
+    def signing_key(self) -> SigningKey:
+        """The one key that signs tokens."""
+        return self.keys.current

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -9,12 +10,14 @@ from tracker_auth.clients.router import router as clients_router
 from tracker_auth.config import Settings, get_settings
 from tracker_auth.context import AuthContext
 from tracker_auth.db import outbox
-from tracker_auth.keys import load_signing_key
+from tracker_auth.keys import load_key_ring
 from tracker_auth.passwords import PasswordHasher
 from tracker_auth.sessions.router import jwks_router
 from tracker_auth.sessions.router import router as sessions_router
+from tracker_auth.sessions.service import forget_expired
 from tracker_auth.users import unsubscribe
 from tracker_auth.users.router import router as users_router
+from tracker_runtime.background import BackgroundLoops, every
 from tracker_runtime.database import Database
 from tracker_runtime.logging import configure_logging
 from tracker_runtime.messaging import new_broker
@@ -27,24 +30,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     database = Database(settings.database_url, pool_size=settings.database_pool_size)
-    signing_key = load_signing_key(settings)
+    keys = load_key_ring(settings)
     relay = OutboxRelay(database=database, table=outbox, broker=new_broker(settings.rabbitmq_url))
+    housekeeping = BackgroundLoops()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.context = AuthContext(
             settings=settings,
             database=database,
-            signing_key=signing_key,
-            verifier=TokenVerifier(signing_key, issuer=settings.issuer, audience=settings.audience),
+            keys=keys,
+            verifier=TokenVerifier(keys, issuer=settings.issuer, audience=settings.audience),
             hasher=PasswordHasher(settings),
         )
         app.state.database = database
         app.state.relay = relay
         await relay.start()
+        housekeeping.start(
+            {
+                "auth-retention": every(
+                    settings.cleanup_interval,
+                    partial(forget_expired, database, settings),
+                    "auth retention",
+                )
+            }
+        )
         try:
             yield
         finally:
+            await housekeeping.cancel()
             await relay.stop()
             await database.dispose()
 

@@ -28,6 +28,16 @@ DEVELOPMENT_PASSWORDS = frozenset(
 """SMTP passwords that only ever belong in a development ``.env``."""
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+MIN_INBOX_RETENTION = timedelta(days=1)
+
+
+def _outlives_redeliveries(value: timedelta) -> timedelta:
+    if value < MIN_INBOX_RETENTION:
+        raise ValueError(
+            "must be at least a day (P1D): RabbitMQ redelivers an unsettled event, and a "
+            "dead-lettered one may be replayed, long after it was first handled"
+        )
+    return value
 
 
 class SmtpSecurity(StrEnum):
@@ -101,6 +111,25 @@ class Settings(ServiceSettings):
             "to a sender again: its worker died mid-send (ISO 8601 duration or seconds).",
         ),
     ] = timedelta(hours=1)
+    inbox_retention: Annotated[
+        timedelta,
+        Field(
+            gt=timedelta(0),
+            description="How long a handled event's id is kept to skip its redeliveries. "
+            "Must exceed the longest an event can come back from RabbitMQ: a redelivery, or "
+            "a replay from the dead-letter queue, which should happen within it (ISO 8601 "
+            "duration or seconds; at least a day).",
+        ),
+        AfterValidator(_outlives_redeliveries),
+    ] = timedelta(days=7)
+    delivery_retention: Annotated[
+        timedelta,
+        Field(
+            gt=timedelta(0),
+            description="How long a sent or failed mail is kept after it was created "
+            "(ISO 8601 duration or seconds).",
+        ),
+    ] = timedelta(days=90)
     digest_batch_size: Annotated[
         int, Field(ge=1, le=500, description="Users per summaries request and transaction.")
     ] = 500

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -91,3 +91,35 @@ async def count_failure(
 
 async def forget_failures(db: AsyncSession, key: str) -> None:
     await db.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+
+
+async def delete_ended_sessions(db: AsyncSession, *, ended_before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` sessions that expired, and were revoked if at all, before
+    ``ended_before``; their refresh tokens go with them (ON DELETE CASCADE). Rows another
+    replica is deleting are skipped, not waited for."""
+    ended = (
+        select(AuthSession.id)
+        .where(
+            AuthSession.expires_at < ended_before,
+            or_(AuthSession.revoked_at.is_(None), AuthSession.revoked_at < ended_before),
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = delete(AuthSession).where(AuthSession.id.in_(ended))
+    result = await db.execute(statement, execution_options={"synchronize_session": False})
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def delete_ended_throttles(db: AsyncSession, *, started_before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` failure counts whose window started before ``started_before``
+    (an ended window counts nothing: the next failure starts a new one)."""
+    ended = (
+        select(LoginThrottle.key)
+        .where(LoginThrottle.window_started_at <= started_before)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = delete(LoginThrottle).where(LoginThrottle.key.in_(ended))
+    result = await db.execute(statement, execution_options={"synchronize_session": False})
+    return int(getattr(result, "rowcount", 0) or 0)

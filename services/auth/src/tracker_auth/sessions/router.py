@@ -74,4 +74,4 @@ jwks_router = APIRouter(tags=["keys"])
 @jwks_router.get("/.well-known/jwks.json", summary="Public keys that verify access tokens")
 async def jwks(ctx: ContextDep, response: Response) -> dict[str, Any]:
     response.headers["Cache-Control"] = "public, max-age=300"
-    return ctx.signing_key.jwks()
+    return ctx.keys.jwks()

@@ -1,13 +1,17 @@
-"""Sessions: logging in, rotating refresh tokens with reuse detection, logging out."""
+"""Sessions: logging in, rotating refresh tokens with reuse detection, logging out, and
+forgetting sessions and failure counts that outlived their retention."""
 
 import hashlib
 import logging
 import math
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tracker_auth.config import Settings
 from tracker_auth.context import AuthContext
 from tracker_auth.db import outbox
 from tracker_auth.sessions import repository
@@ -21,12 +25,16 @@ from tracker_auth.tokens import (
 from tracker_auth.users import repository as users
 from tracker_auth.users.models import User
 from tracker_contracts import SessionRevoked
+from tracker_runtime.database import Database
 from tracker_runtime.errors import APIError
 from tracker_runtime.outbox import add_event
 
 logger = logging.getLogger(__name__)
 
 WRONG_CREDENTIALS = "Wrong email or password"
+RETENTION_BATCH_SIZE = 500
+"""Sessions (or failure counts) per delete: each batch is a short transaction, so a large
+backlog never holds many locks for long. A session's refresh tokens go with it."""
 
 
 def _now() -> datetime:
@@ -162,3 +170,56 @@ async def log_out(
         session_id = session.id if session else None
     if session_id is not None:
         await revoke(db, ctx, session_id, reason="logout", now=_now())
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    sessions: int
+    throttles: int
+
+
+async def forget_expired(
+    database: Database, settings: Settings, *, batch_size: int = RETENTION_BATCH_SIZE
+) -> Forgotten:
+    """Delete sessions that ended (expired, and revoked if they were) more than
+    ``AUTH_SESSION_RETENTION`` ago, with their refresh tokens, and the failure counts whose
+    window ended. A live session keeps every rotated token: reuse detection needs them.
+    Idempotent, so any number of replicas may run it at once."""
+    now = _now()
+    ended_before = now - settings.session_retention
+    started_before = now - settings.login_failure_window
+
+    async def sessions(db: AsyncSession) -> int:
+        return await repository.delete_ended_sessions(
+            db, ended_before=ended_before, limit=batch_size
+        )
+
+    async def throttles(db: AsyncSession) -> int:
+        return await repository.delete_ended_throttles(
+            db, started_before=started_before, limit=batch_size
+        )
+
+    forgotten = Forgotten(
+        sessions=await _in_batches(database, sessions, batch_size),
+        throttles=await _in_batches(database, throttles, batch_size),
+    )
+    if forgotten.sessions or forgotten.throttles:
+        logger.info(
+            "forgot %d ended sessions and %d ended login-throttle windows",
+            forgotten.sessions,
+            forgotten.throttles,
+        )
+    return forgotten
+
+
+async def _in_batches(
+    database: Database, delete_batch: Callable[[AsyncSession], Awaitable[int]], batch_size: int
+) -> int:
+    """Run ``delete_batch`` in one transaction after another until a batch comes up short."""
+    total = 0
+    while True:
+        async with database.sessions.begin() as db:
+            deleted = await delete_batch(db)
+        total += deleted
+        if deleted < batch_size:
+            return total

@@ -45,6 +45,11 @@ class Delivery(Base):
             "created_at",
             postgresql_where=text("status IN ('pending', 'sending')"),
         ),
+        Index(
+            "ix_deliveries_finished",
+            "created_at",
+            postgresql_where=text("status IN ('sent', 'failed')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

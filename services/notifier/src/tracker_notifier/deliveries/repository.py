@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -130,6 +130,23 @@ def stale_sending(session: Session, *, attempted_before: datetime, limit: int) -
         .limit(limit)
     )
     return list(session.scalars(statement))
+
+
+def delete_finished(session: Session, *, created_before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` sent or failed deliveries created before ``created_before``;
+    rows another tick is deleting are skipped, not waited for."""
+    finished = (
+        select(Delivery.id)
+        .where(
+            Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.FAILED]),
+            Delivery.created_at < created_before,
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = delete(Delivery).where(Delivery.id.in_(finished))
+    result = session.execute(statement, execution_options={"synchronize_session": False})
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def try_lock(connection: Connection, delivery_ids: list[int]) -> list[int]:

@@ -4,12 +4,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from tracker_notifier.deliveries.models import Delivery
 from tracker_notifier.digest.models import DigestClaim
+from tracker_notifier.events.models import ProcessedEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,4 +82,18 @@ def create_deliveries(session: Session, rows: Sequence[dict[str, Any]]) -> list[
 def forget_claims_before(session: Session, before: datetime) -> int:
     """Drop claims older than any tick can still act on (they only guard the grace period)."""
     result = session.execute(delete(DigestClaim).where(DigestClaim.claimed_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def forget_processed_events_before(session: Session, before: datetime, *, limit: int) -> int:
+    """Drop up to ``limit`` inbox entries recorded before ``before``: an event that old
+    cannot come back from RabbitMQ any more (``NOTIFIER_INBOX_RETENTION``)."""
+    old = (
+        select(ProcessedEvent.event_id)
+        .where(ProcessedEvent.processed_at < before)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = delete(ProcessedEvent).where(ProcessedEvent.event_id.in_(old))
+    result = session.execute(statement, execution_options={"synchronize_session": False})
     return int(getattr(result, "rowcount", 0) or 0)

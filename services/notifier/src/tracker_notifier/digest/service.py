@@ -12,6 +12,10 @@ After the commit the batch's deliveries go to the send queue as one task. A fail
 the commit (the tasks service away, the database gone) rolls the claims back, so a later
 tick does the batch again: a digest is never lost to a fault, and never sent twice, because
 the claim and the delivery commit together. Memory holds one batch at a time.
+
+Each tick also keeps house: it requeues mails whose send task was lost, and forgets what
+outlived its retention (old claims, the inbox after ``NOTIFIER_INBOX_RETENTION``, sent or
+failed mails after ``NOTIFIER_DELIVERY_RETENTION``), in short batched transactions.
 """
 
 import logging
@@ -20,6 +24,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
 
 from tracker_contracts.internal import UserSummary
 from tracker_notifier.config import Settings
@@ -45,6 +51,11 @@ STALE_DELIVERY_AGE = timedelta(minutes=30)
 between the commit and the enqueue): the tick enqueues it again."""
 STALE_SWEEP_LIMIT = 10_000
 """Mails each sweep (lost tasks, stuck sends) hands back per tick, at most."""
+RETENTION_BATCH_SIZE = 5_000
+"""Rows per delete of the retention: each batch is its own short transaction."""
+RETENTION_SWEEP_LIMIT = 200_000
+"""Rows of one table the retention deletes per tick, at most; a larger backlog (after an
+upgrade, say) is worked off over the next ticks instead of holding one tick up."""
 
 
 @dataclass
@@ -139,6 +150,7 @@ class DigestRun:
         report.requeued = self._requeue_stale(now)
         with self._database.transaction() as session:
             repository.forget_claims_before(session, now - CLAIM_RETENTION)
+        self._forget_old_rows(now)
         report.seconds = time.monotonic() - started
         logger.info(
             "digest tick done",
@@ -224,3 +236,37 @@ class DigestRun:
         if stale:
             self._enqueue(stale)
         return len(stale)
+
+    def _forget_old_rows(self, now: datetime) -> None:
+        """Forget inbox entries and finished mails that outlived their retention."""
+        inbox_before = now - self._settings.inbox_retention
+        mails_before = now - self._settings.delivery_retention
+        events = self._in_batches(
+            lambda session, limit: repository.forget_processed_events_before(
+                session, inbox_before, limit=limit
+            )
+        )
+        mails = self._in_batches(
+            lambda session, limit: deliveries.delete_finished(
+                session, created_before=mails_before, limit=limit
+            )
+        )
+        if events or mails:
+            logger.info(
+                "forgot %d handled events and %d sent or failed mails past their retention",
+                events,
+                mails,
+            )
+
+    def _in_batches(self, delete_batch: Callable[[Session, int], int]) -> int:
+        """Run ``delete_batch`` in one transaction after another until a batch comes up
+        short or the tick's limit is reached."""
+        total = 0
+        while total < RETENTION_SWEEP_LIMIT:
+            batch_size = RETENTION_BATCH_SIZE
+            with self._database.transaction() as session:
+                deleted = delete_batch(session, batch_size)
+            total += deleted
+            if deleted < batch_size:
+                break
+        return total
