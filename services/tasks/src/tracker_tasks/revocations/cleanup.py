@@ -1,10 +1,9 @@
 """Forgetting revoked sessions once their tokens are long expired, periodically."""
 
-import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
-from tracker_runtime.background import BackgroundLoops
+from tracker_runtime.background import BackgroundLoops, every
 from tracker_runtime.database import Database
 from tracker_tasks.revocations import repository
 
@@ -25,7 +24,13 @@ class ExpiredRevocations:
         self._loops = BackgroundLoops()
 
     async def start(self) -> None:
-        self._loops.start({"revoked-sessions-cleanup": self._clean_up_periodically()})
+        self._loops.start(
+            {
+                "revoked-sessions-cleanup": every(
+                    self._interval, self._forget_expired, "revoked sessions cleanup"
+                )
+            }
+        )
 
     async def stop(self) -> None:
         await self._loops.cancel()
@@ -36,13 +41,6 @@ class ExpiredRevocations:
         async with self._database.sessions.begin() as session:
             return await repository.delete_expired(session, datetime.now(UTC) - self._grace)
 
-    async def _clean_up_periodically(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval.total_seconds())
-            try:
-                deleted = await self.delete_expired()
-            except Exception as error:  # the database may be down: next round
-                logger.warning("cannot delete expired revoked sessions: %s", error)
-            else:
-                if deleted:
-                    logger.info("forgot %d expired revoked sessions", deleted)
+    async def _forget_expired(self) -> None:
+        if deleted := await self.delete_expired():
+            logger.info("forgot %d expired revoked sessions", deleted)
