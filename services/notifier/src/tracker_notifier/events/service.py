@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from tracker_contracts import Envelope, EventData, UserRegistered, UserUpdated
 from tracker_notifier.config import Settings
 from tracker_notifier.deliveries import repository as deliveries
-from tracker_notifier.deliveries.models import DeliveryKind, DeliveryStatus
+from tracker_notifier.deliveries.models import DeliveryStatus
 from tracker_notifier.events import repository as inbox
 from tracker_notifier.mail import messages
+from tracker_notifier.mail.kinds import Welcome
 from tracker_notifier.recipients import repository as recipients
 from tracker_runtime.timezones import known_timezones
 
@@ -47,22 +48,20 @@ def on_user_registered(
     data = envelope.data
     assert isinstance(data, UserRegistered)
     _store_recipient(session, envelope, settings, digest_enabled=True)
-    key = f"welcome:{data.user_id}"
+    welcome = Welcome()
     delivery_id = deliveries.create_delivery(
         session,
-        idempotency_key=key,
-        kind=DeliveryKind.WELCOME,
+        payload=welcome,
         user_id=data.user_id,
         event_id=envelope.event_id,
         to_address=data.email,
-        subject=messages.WELCOME_SUBJECT,
         message_id=messages.new_message_id(settings.mail_from_address),
     )
     if delivery_id is not None:
         logger.info("welcome mail queued", extra={**_about(envelope), "delivery_id": delivery_id})
         return [delivery_id]
     # The same user under another event id (an event replayed under a new id, say).
-    existing = deliveries.get_by_key(session, key)
+    existing = deliveries.get_by_key(session, welcome.idempotency_key(data.user_id))
     if existing and existing.status is DeliveryStatus.PENDING and existing.attempts == 0:
         return [existing.id]
     return []
