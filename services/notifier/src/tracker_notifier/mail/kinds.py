@@ -77,7 +77,11 @@ def stored(kind: str, payload: dict[str, Any]) -> MailKind:
     try:
         return model.model_validate(payload)
     except ValidationError as error:
-        raise InvalidPayload(f"the stored {kind!r} payload is invalid: {error}") from error
+        problems = "; ".join(
+            f"{'.'.join(map(str, problem['loc'])) or 'payload'}: {problem['msg']}"
+            for problem in error.errors(include_url=False)
+        )
+        raise InvalidPayload(f"the stored {kind!r} payload is invalid: {problems}") from error
 
 
 # -- welcome ------------------------------------------------------------------------------
