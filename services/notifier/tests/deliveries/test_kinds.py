@@ -126,3 +126,19 @@ def test_a_stored_payload_that_no_longer_validates_fails_only_its_delivery(
         ["a@example.com"],
         ["b@example.com"],
     ]
+
+
+def test_a_mail_carries_the_subject_stored_at_its_creation(
+    database: Database, smtp: SmtpServer, sender: DeliverySender
+) -> None:
+    delivery_id = new_delivery(database)
+    # As if the wording had changed in a deploy between storing the mail and sending it.
+    with database.transaction() as session:
+        session.execute(
+            update(Delivery).where(Delivery.id == delivery_id).values(subject="Welcome aboard")
+        )
+
+    assert sender.send(delivery_id).outcome is Outcome.SENT
+
+    [mail] = smtp.catcher.mails
+    assert mail.message["Subject"] == "Welcome aboard"

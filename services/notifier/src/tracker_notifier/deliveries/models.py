@@ -53,6 +53,8 @@ class Delivery(Base):
     """The event that caused the mail, if any."""
     to_address: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(255))
+    """The Subject header, fixed at creation like the Message-ID: every attempt carries
+    the subject the mail was created with, even if its wording changed in between."""
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     """The kind's payload model as JSON: what the mail says besides the recipient."""
     message_id: Mapped[str] = mapped_column(String(255))

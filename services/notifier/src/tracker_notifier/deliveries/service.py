@@ -22,7 +22,7 @@ server never saw the message, and after 4 the delivery is ``sent`` and skipped.
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import Message
 from enum import StrEnum
@@ -78,7 +78,8 @@ def retry_delay(attempt: int, *, base: float, cap: float) -> float:
 
 def render(delivery: Delivery, settings: Settings) -> MailContent:
     """The delivery's mail: its stored payload read back into its kind's model
-    (:class:`~tracker_notifier.mail.kinds.InvalidPayload` when that fails), rendered."""
+    (:class:`~tracker_notifier.mail.kinds.InvalidPayload` when that fails), rendered, with
+    the subject stored at creation."""
     payload = kinds.stored(delivery.kind, delivery.payload)
     context = kinds.RenderContext(
         to_address=delivery.to_address,
@@ -87,7 +88,7 @@ def render(delivery: Delivery, settings: Settings) -> MailContent:
             settings.public_url, delivery.user_id, settings.unsubscribe_secret.get_secret_value()
         ),
     )
-    return payload.render(context)
+    return replace(payload.render(context), subject=delivery.subject)
 
 
 @dataclass
