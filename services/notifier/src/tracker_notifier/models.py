@@ -1,7 +1,7 @@
 """Every table of the notifier, registered on :data:`Base.metadata` by importing this."""
 
 from tracker_notifier.db import Base
-from tracker_notifier.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
+from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
 from tracker_notifier.digest.models import DigestClaim
 from tracker_notifier.events.models import ProcessedEvent
 from tracker_notifier.recipients.models import Recipient
@@ -9,7 +9,6 @@ from tracker_notifier.recipients.models import Recipient
 __all__ = [
     "Base",
     "Delivery",
-    "DeliveryKind",
     "DeliveryStatus",
     "DigestClaim",
     "ProcessedEvent",

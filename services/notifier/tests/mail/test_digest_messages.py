@@ -6,6 +6,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 
 from tracker_notifier.mail import messages
+from tracker_notifier.mail.kinds import Digest, RenderContext
 
 SENDER = Address("task-tracker", addr_spec="no-reply@tracker.example.org")
 UNSUBSCRIBE = "https://tracker.example.org/api/user/unsubscribe?token=abc"
@@ -13,23 +14,25 @@ UNSUBSCRIBE = "https://tracker.example.org/api/user/unsubscribe?token=abc"
 
 def summary(
     *, completed: list[str], open_: list[str], completed_count: int = -1, open_count: int = -1
-) -> messages.DigestSummary:
-    return messages.DigestSummary(
+) -> Digest:
+    return Digest(
         day=date(2026, 3, 29),
+        timezone="Europe/Berlin",
         completed_count=len(completed) if completed_count < 0 else completed_count,
-        completed_titles=completed,
+        completed_titles=tuple(completed),
         open_count=len(open_) if open_count < 0 else open_count,
-        open_titles=open_,
+        open_titles=tuple(open_),
     )
 
 
-def build(content: messages.DigestSummary) -> EmailMessage:
+def build(content: Digest) -> EmailMessage:
     message = messages.compose(
-        messages.digest(
-            content,
-            timezone="Europe/Berlin",
-            public_url="https://tracker.example.org",
-            unsubscribe_url=UNSUBSCRIBE,
+        content.render(
+            RenderContext(
+                to_address="ada@example.com",
+                public_url="https://tracker.example.org",
+                unsubscribe_url=UNSUBSCRIBE,
+            )
         ),
         sender=SENDER,
         to="ada@example.com",

@@ -5,6 +5,7 @@ from email.message import EmailMessage, Message
 from email.utils import parsedate_to_datetime
 
 from tracker_notifier.mail import messages
+from tracker_notifier.mail.kinds import RenderContext, Welcome
 
 SENDER = Address("task-tracker", addr_spec="no-reply@tracker.example.org")
 
@@ -19,7 +20,13 @@ def received(message: Message) -> EmailMessage:
 def build(email: str) -> EmailMessage:
     return received(
         messages.compose(
-            messages.welcome(email=email, public_url="https://tracker.example.org/?a=1&b=2"),
+            Welcome().render(
+                RenderContext(
+                    to_address=email,
+                    public_url="https://tracker.example.org/?a=1&b=2",
+                    unsubscribe_url="https://tracker.example.org/api/user/unsubscribe?token=abc",
+                )
+            ),
             sender=SENDER,
             to=email,
             message_id=messages.new_message_id(SENDER),

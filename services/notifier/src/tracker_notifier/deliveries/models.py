@@ -30,11 +30,6 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
-class DeliveryKind(StrEnum):
-    WELCOME = "welcome"
-    DIGEST = "digest"
-
-
 class Delivery(Base):
     """One mail to one recipient, sent at most once per idempotency key."""
 
@@ -55,6 +50,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
+    """The ``KIND`` of the payload's model in ``tracker_notifier.mail.kinds``."""
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("recipients.user_id", ondelete="CASCADE"), index=True
     )
@@ -62,8 +58,10 @@ class Delivery(Base):
     """The event that caused the mail, if any."""
     to_address: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(255))
+    """The Subject header, fixed at creation like the Message-ID: every attempt carries
+    the subject the mail was created with, even if its wording changed in between."""
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
-    """What the message template needs besides the recipient."""
+    """The kind's payload model as JSON: what the mail says besides the recipient."""
     message_id: Mapped[str] = mapped_column(String(255))
     """The Message-ID header, fixed at creation: every attempt, the one possible duplicate
     included, carries the same id, so mail clients can tell it is the same message."""

@@ -1,45 +1,73 @@
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
+from tracker_notifier.mail.kinds import MailKind
 
 MAX_ERROR_LENGTH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A mail to store: its kind, idempotency key, subject and stored payload all come
+    from ``payload``."""
+
+    payload: MailKind
+    user_id: uuid.UUID
+    to_address: str
+    message_id: str
+    event_id: uuid.UUID | None = None
+    """The event that caused the mail, if any."""
 
 
 def create_delivery(
     session: Session,
     *,
-    idempotency_key: str,
-    kind: str,
+    payload: MailKind,
     user_id: uuid.UUID,
     to_address: str,
-    subject: str,
     message_id: str,
     event_id: uuid.UUID | None = None,
-    payload: dict[str, Any] | None = None,
 ) -> int | None:
     """Insert a pending delivery; ``None`` when one with this key exists already."""
-    statement = (
+    new = NewDelivery(payload, user_id, to_address, message_id, event_id)
+    return session.execute(_insert([new])).scalar_one_or_none()
+
+
+def create_deliveries(session: Session, deliveries: Sequence[NewDelivery]) -> list[int]:
+    """Insert pending deliveries in one statement; those whose key exists are skipped."""
+    if not deliveries:
+        return []
+    return list(session.scalars(_insert(deliveries)))
+
+
+def _insert(deliveries: Sequence[NewDelivery]) -> ReturningInsert[int]:
+    rows = [
+        {
+            "idempotency_key": new.payload.idempotency_key(new.user_id),
+            "kind": new.payload.KIND,
+            "user_id": new.user_id,
+            "event_id": new.event_id,
+            "to_address": new.to_address,
+            "subject": new.payload.subject(),
+            "message_id": new.message_id,
+            "payload": new.payload.model_dump(mode="json"),
+        }
+        for new in deliveries
+    ]
+    return (
         insert(Delivery)
-        .values(
-            idempotency_key=idempotency_key,
-            kind=kind,
-            user_id=user_id,
-            event_id=event_id,
-            to_address=to_address,
-            subject=subject,
-            message_id=message_id,
-            payload=payload or {},
-        )
+        .values(rows)
         .on_conflict_do_nothing(index_elements=[Delivery.idempotency_key])
         .returning(Delivery.id)
     )
-    return session.execute(statement).scalar_one_or_none()
 
 
 def get_by_key(session: Session, idempotency_key: str) -> Delivery | None:

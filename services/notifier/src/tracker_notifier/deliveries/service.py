@@ -22,8 +22,8 @@ server never saw the message, and after 4 the delivery is ``sent`` and skipped.
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from email.message import Message
 from enum import StrEnum
 
@@ -32,8 +32,9 @@ from sqlalchemy.orm import Session
 from tracker_notifier.config import Settings
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries import repository
-from tracker_notifier.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
-from tracker_notifier.mail import messages
+from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
+from tracker_notifier.mail import kinds, messages
+from tracker_notifier.mail.messages import MailContent
 from tracker_notifier.mail.smtp import Mailer, PermanentMailError, TransientMailError
 from tracker_runtime import unsubscribe
 from tracker_runtime.backoff import backoff_delay
@@ -75,28 +76,19 @@ def retry_delay(attempt: int, *, base: float, cap: float) -> float:
     return backoff_delay(attempt, base=base, cap=cap, floor=1.0)
 
 
-def render(delivery: Delivery, settings: Settings) -> messages.MailContent:
-    if delivery.kind == DeliveryKind.WELCOME:
-        return messages.welcome(email=delivery.to_address, public_url=settings.public_url)
-    if delivery.kind == DeliveryKind.DIGEST:
-        payload = delivery.payload
-        return messages.digest(
-            messages.DigestSummary(
-                day=date.fromisoformat(payload["day"]),
-                completed_count=payload["completed_count"],
-                completed_titles=payload["completed_titles"],
-                open_count=payload["open_count"],
-                open_titles=payload["open_titles"],
-            ),
-            timezone=payload["timezone"],
-            public_url=settings.public_url,
-            unsubscribe_url=unsubscribe.link(
-                settings.public_url,
-                delivery.user_id,
-                settings.unsubscribe_secret.get_secret_value(),
-            ),
-        )
-    raise ValueError(f"no template for deliveries of kind {delivery.kind!r}")
+def render(delivery: Delivery, settings: Settings) -> MailContent:
+    """The delivery's mail: its stored payload read back into its kind's model
+    (:class:`~tracker_notifier.mail.kinds.InvalidPayload` when that fails), rendered, with
+    the subject stored at creation."""
+    payload = kinds.stored(delivery.kind, delivery.payload)
+    context = kinds.RenderContext(
+        to_address=delivery.to_address,
+        public_url=settings.public_url,
+        unsubscribe_url=unsubscribe.link(
+            settings.public_url, delivery.user_id, settings.unsubscribe_secret.get_secret_value()
+        ),
+    )
+    return replace(payload.render(context), subject=delivery.subject)
 
 
 @dataclass
@@ -238,7 +230,7 @@ class DeliverySender:
             logger.error(
                 "cannot build the mail: %s",
                 _describe(error),
-                exc_info=not isinstance(error, (ValueError, KeyError)),
+                exc_info=not isinstance(error, ValueError),
                 extra=_ids(delivery.id),
             )
             return SendResult(Outcome.FAILED, error=str(error))

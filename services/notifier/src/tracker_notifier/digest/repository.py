@@ -2,13 +2,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import delete, select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from tracker_notifier.deliveries.models import Delivery
 from tracker_notifier.digest.models import DigestClaim
 from tracker_notifier.events.models import ProcessedEvent
 
@@ -64,19 +61,6 @@ def claim_batch(
         Candidate(user_id=row.user_id, email=row.email, timezone=row.timezone, claimed=row.claimed)
         for row in rows
     ]
-
-
-def create_deliveries(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert pending deliveries in one statement; rows whose key exists are skipped."""
-    if not rows:
-        return []
-    statement = (
-        insert(Delivery)
-        .values(list(rows))
-        .on_conflict_do_nothing(index_elements=[Delivery.idempotency_key])
-        .returning(Delivery.id)
-    )
-    return list(session.scalars(statement))
 
 
 def forget_claims_before(session: Session, before: datetime) -> int:

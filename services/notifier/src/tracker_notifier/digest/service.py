@@ -31,18 +31,19 @@ from tracker_contracts.internal import UserSummary
 from tracker_notifier.config import Settings
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries import repository as deliveries
-from tracker_notifier.deliveries.models import DeliveryKind
+from tracker_notifier.deliveries.repository import NewDelivery
 from tracker_notifier.digest import repository
 from tracker_notifier.digest.repository import Candidate
 from tracker_notifier.digest.summaries import SummariesClient
 from tracker_notifier.digest.windows import DigestDay, due_days
 from tracker_notifier.mail import messages
+from tracker_notifier.mail.kinds import COMPLETED_TITLES_SHOWN, OPEN_TITLES_SHOWN, Digest
 from tracker_runtime.timezones import known_timezones
 
 logger = logging.getLogger("tracker.notifier.digest")
 
 FIRST_USER = uuid.UUID(int=0)
-TITLES = max(messages.OPEN_TITLES_SHOWN, messages.COMPLETED_TITLES_SHOWN)
+TITLES = max(OPEN_TITLES_SHOWN, COMPLETED_TITLES_SHOWN)
 CLAIM_RETENTION = timedelta(days=3)
 """Claims older than this guard nothing any more (a day's digest is due for at most the
 grace period after its midnight, and the grace is under a day)."""
@@ -93,33 +94,24 @@ def digest_delivery(
     summary: UserSummary,
     day: DigestDay,
     settings: Settings,
-) -> dict[str, object] | None:
-    """The delivery row for one user's digest, or ``None`` when there is nothing to say."""
-    content = messages.DigestSummary(
+) -> NewDelivery | None:
+    """One user's digest, or ``None`` when there is nothing to say."""
+    digest = Digest(
         day=day.day,
+        timezone=candidate.timezone,
         completed_count=summary.completed_count,
-        completed_titles=summary.completed_titles,
+        completed_titles=tuple(summary.completed_titles),
         open_count=summary.open_count,
-        open_titles=summary.open_titles,
+        open_titles=tuple(summary.open_titles),
     )
-    if not content.has_news:
+    if not digest.has_news:
         return None
-    return {
-        "idempotency_key": f"digest:{candidate.user_id}:{day.day.isoformat()}",
-        "kind": DeliveryKind.DIGEST.value,
-        "user_id": candidate.user_id,
-        "to_address": candidate.email,
-        "subject": messages.digest_subject(content),
-        "message_id": messages.new_message_id(settings.mail_from_address),
-        "payload": {
-            "day": day.day.isoformat(),
-            "timezone": candidate.timezone,
-            "completed_count": summary.completed_count,
-            "completed_titles": summary.completed_titles,
-            "open_count": summary.open_count,
-            "open_titles": summary.open_titles,
-        },
-    }
+    return NewDelivery(
+        payload=digest,
+        user_id=candidate.user_id,
+        to_address=candidate.email,
+        message_id=messages.new_message_id(settings.mail_from_address),
+    )
 
 
 class DigestRun:
@@ -183,7 +175,7 @@ class DigestRun:
                 claimed = [candidate for candidate in candidates if candidate.claimed]
                 report.taken += len(candidates) - len(claimed)
                 rows = self._deliveries(claimed, day, report) if claimed else []
-                delivery_ids = repository.create_deliveries(session, rows)
+                delivery_ids = deliveries.create_deliveries(session, rows)
             report.users += len(claimed)
             report.mails += len(delivery_ids)
             report.empty += len(claimed) - len(rows)
@@ -194,7 +186,7 @@ class DigestRun:
 
     def _deliveries(
         self, claimed: list[Candidate], day: DigestDay, report: TickReport
-    ) -> list[dict[str, object]]:
+    ) -> list[NewDelivery]:
         asked = time.monotonic()
         summaries = self._summaries.fetch(
             [candidate.user_id for candidate in claimed],

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from tracker_contracts import Envelope, UserRegistered, UserUpdated
 from tracker_notifier.config import Settings
 from tracker_notifier.deliveries import repository as deliveries
-from tracker_notifier.deliveries.models import DeliveryKind, DeliveryStatus
+from tracker_notifier.deliveries.models import DeliveryStatus
 from tracker_notifier.mail import messages
+from tracker_notifier.mail.kinds import Welcome
 from tracker_notifier.recipients import repository as recipients
 from tracker_runtime.timezones import known_timezones
 
@@ -33,22 +34,20 @@ class Handling:
 def on_user_registered(handling: Handling, envelope: Envelope[UserRegistered]) -> list[int]:
     data = envelope.data
     _store_recipient(handling, envelope, digest_enabled=True)
-    key = f"welcome:{data.user_id}"
+    welcome = Welcome()
     delivery_id = deliveries.create_delivery(
         handling.session,
-        idempotency_key=key,
-        kind=DeliveryKind.WELCOME,
+        payload=welcome,
         user_id=data.user_id,
         event_id=envelope.event_id,
         to_address=data.email,
-        subject=messages.WELCOME_SUBJECT,
         message_id=messages.new_message_id(handling.settings.mail_from_address),
     )
     if delivery_id is not None:
         logger.info("welcome mail queued", extra={**about(envelope), "delivery_id": delivery_id})
         return [delivery_id]
     # The same user under another event id (an event replayed under a new id, say).
-    existing = deliveries.get_by_key(handling.session, key)
+    existing = deliveries.get_by_key(handling.session, welcome.idempotency_key(data.user_id))
     if existing and existing.status is DeliveryStatus.PENDING and existing.attempts == 0:
         return [existing.id]
     return []

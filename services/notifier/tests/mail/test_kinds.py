@@ -1,0 +1,110 @@
+"""The mail kinds: every kind in the registry has an example here, keeps its idempotency
+key, reads back the payloads stored before it changed, and refuses anything else."""
+
+import json
+import uuid
+from datetime import date
+from email import message_from_bytes, policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+
+import pytest
+from pydantic import ValidationError
+
+from tracker_notifier.mail import kinds, messages
+from tracker_notifier.mail.kinds import MAIL_KINDS, Digest, MailKind, RenderContext, Welcome
+
+SENDER = Address("task-tracker", addr_spec="no-reply@tracker.example.org")
+HOSTILE = "<b>o'brien&co</b>"
+"""A user string that must come out escaped in every HTML part."""
+
+DIGEST = Digest(
+    day=date(2026, 3, 29),
+    timezone="Europe/Berlin",
+    completed_count=1,
+    completed_titles=(HOSTILE,),
+    open_count=2,
+    open_titles=("Write report", "Call Bob"),
+)
+EXAMPLES: dict[str, MailKind] = {Welcome.KIND: Welcome(), Digest.KIND: DIGEST}
+"""One payload of every kind, with user strings wherever the kind shows any."""
+
+CONTEXT = RenderContext(
+    to_address=f"{HOSTILE}@example.com",
+    public_url="https://tracker.example.org/?a=1&b=2",
+    unsubscribe_url="https://tracker.example.org/api/user/unsubscribe?token=abc",
+)
+
+
+def test_every_kind_has_an_example() -> None:
+    assert set(EXAMPLES) == set(MAIL_KINDS)
+    assert all(kind == example.KIND for kind, example in EXAMPLES.items())
+
+
+@pytest.mark.parametrize("kind", sorted(MAIL_KINDS))
+def test_every_kind_round_trips_through_its_stored_json_and_renders(kind: str) -> None:
+    example = EXAMPLES[kind]
+    stored = json.loads(json.dumps(example.model_dump(mode="json")))
+
+    read_back = kinds.stored(kind, stored)
+    content = read_back.render(CONTEXT)
+
+    assert read_back == example
+    assert content.subject == example.subject() != ""
+    message = message_from_bytes(
+        messages.compose(
+            content, sender=SENDER, to="ada@example.com", message_id="<1@example.org>"
+        ).as_bytes(),
+        policy=policy.default,
+    )
+    assert isinstance(message, EmailMessage)
+    assert message["Subject"] == example.subject()
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    assert text.get_content().strip()
+    assert "<b>" not in html.get_content()
+
+
+def test_the_idempotency_keys_keep_their_shape() -> None:
+    user = uuid.UUID("6f1d2c3b-0000-4000-8000-000000000001")
+
+    assert Welcome().idempotency_key(user) == f"welcome:{user}"
+    assert DIGEST.idempotency_key(user) == f"digest:{user}:2026-03-29"
+
+
+def test_payloads_stored_before_the_models_still_read_back() -> None:
+    assert kinds.stored("welcome", {}) == Welcome()
+    digest = kinds.stored(
+        "digest",
+        {
+            "day": "2026-03-29",
+            "timezone": "Europe/Berlin",
+            "completed_count": 12,
+            "completed_titles": ["a", "b"],
+            "open_count": 0,
+            "open_titles": [],
+        },
+    )
+    assert isinstance(digest, Digest)
+    assert (digest.day, digest.completed_count, digest.completed_titles) == (
+        date(2026, 3, 29),
+        12,
+        ("a", "b"),
+    )
+
+
+def test_a_payload_no_kind_takes_is_refused_by_name() -> None:
+    with pytest.raises(
+        kinds.InvalidPayload, match="'digest' payload is invalid: timezone: Field required"
+    ):
+        kinds.stored("digest", {"day": "2026-03-29", "done": 3})
+    with pytest.raises(kinds.InvalidPayload, match="'welcome' payload is invalid"):
+        kinds.stored("welcome", {"email": "ada@example.com"})
+    with pytest.raises(kinds.InvalidPayload, match="no mail kind 'reminder'"):
+        kinds.stored("reminder", {})
+
+
+def test_payloads_are_frozen() -> None:
+    with pytest.raises(ValidationError):
+        DIGEST.open_count = 3  # type: ignore[misc]
