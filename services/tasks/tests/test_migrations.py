@@ -5,13 +5,14 @@ import asyncio
 from alembic import command
 from sqlalchemy import text
 
+from tests.support import run
 from tracker_runtime.database import Database
 from tracker_runtime.migrations import alembic_config, ensure_database
 from tracker_tasks.prestart import MIGRATIONS
 
 from .conftest import TEST_DATABASE_URL
 
-SCRATCH_URL = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/tracker_tasks_migrations_test"
+SCRATCH_URL = run.database_url("tracker_tasks_migrations_test")
 
 
 async def tables(url: str) -> set[str]:
