@@ -71,6 +71,10 @@ def postgres_url(driver: str) -> Callable[[str], str]:
 
 
 AmqpUrl = Annotated[str, AfterValidator(amqp_url)]
+AsyncpgUrl = Annotated[str, AfterValidator(postgres_url("asyncpg"))]
+"""A service's database through asyncpg (the FastAPI services)."""
+PsycopgUrl = Annotated[str, AfterValidator(postgres_url("psycopg"))]
+"""A service's database through psycopg (the Celery worker)."""
 Port = Annotated[int, Field(ge=1, le=65535, description="Port to listen on.")]
 
 

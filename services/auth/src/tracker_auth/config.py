@@ -10,11 +10,11 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from tracker_auth.keys import private_key_from_pem, public_keys_from_pems
 from tracker_runtime.settings import (
+    AsyncpgUrl,
     HttpServiceSettings,
     Port,
     json_value,
     load_settings,
-    postgres_url,
 )
 from tracker_runtime.unsubscribe import (
     DEVELOPMENT_SECRET,
@@ -76,11 +76,7 @@ class Settings(HttpServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AUTH_")
 
     port: Port = 8001
-    database_url: Annotated[
-        str,
-        AfterValidator(postgres_url("asyncpg")),
-        Field(examples=["postgresql+asyncpg://postgres@localhost:5432/tracker_auth"]),
-    ] = "postgresql+asyncpg://postgres@localhost:5432/tracker_auth"
+    database_url: AsyncpgUrl = "postgresql+asyncpg://postgres@localhost:5432/tracker_auth"
     database_pool_size: int = 10
 
     signing_key: Annotated[

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from tracker_runtime.settings import ServiceSettings, load_settings, postgres_url
+from tracker_runtime.settings import PsycopgUrl, ServiceSettings, load_settings
 from tracker_runtime.unsubscribe import (
     DEVELOPMENT_SECRET,
     UnsubscribeSecret,
@@ -49,11 +49,7 @@ class SmtpSecurity(StrEnum):
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_")
 
-    database_url: Annotated[
-        str,
-        AfterValidator(postgres_url("psycopg")),
-        Field(examples=["postgresql+psycopg://postgres@localhost:5432/tracker_notifier"]),
-    ] = "postgresql+psycopg://postgres@localhost:5432/tracker_notifier"
+    database_url: PsycopgUrl = "postgresql+psycopg://postgres@localhost:5432/tracker_notifier"
     database_pool_size: Annotated[int, Field(ge=1)] = 2
 
     smtp_host: Annotated[str, Field(validation_alias="SMTP_HOST")] = "localhost"

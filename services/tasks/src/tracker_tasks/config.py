@@ -4,21 +4,17 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from tracker_runtime.settings import HttpServiceSettings, Port, load_settings, postgres_url
+from tracker_runtime.settings import AsyncpgUrl, HttpServiceSettings, Port, load_settings
 
 
 class Settings(HttpServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TASKS_")
 
     port: Port = 8002
-    database_url: Annotated[
-        str,
-        AfterValidator(postgres_url("asyncpg")),
-        Field(examples=["postgresql+asyncpg://postgres@localhost:5432/tracker_tasks"]),
-    ] = "postgresql+asyncpg://postgres@localhost:5432/tracker_tasks"
+    database_url: AsyncpgUrl = "postgresql+asyncpg://postgres@localhost:5432/tracker_tasks"
     database_pool_size: int = 10
 
     jwks_url: str = Field(
