@@ -19,7 +19,7 @@ from tracker_auth.config import Settings as AuthSettings
 from tracker_auth.main import create_app as create_auth_app
 from tracker_auth.prestart import MIGRATIONS as AUTH_MIGRATIONS
 from tracker_contracts.internal import SUMMARIES_SCOPE
-from tracker_contracts.messaging import TASKS_SESSION_EVENTS
+from tracker_contracts.messaging import TASKS_EVENTS
 from tracker_runtime.messaging import declare_topology, new_broker
 from tracker_runtime.migrations import prepare
 from tracker_tasks.config import Settings
@@ -111,7 +111,7 @@ async def purge_session_events() -> None:
     connection = await aio_pika.connect(os.environ["RABBITMQ_URL"])
     async with connection:
         channel = await connection.channel()
-        await (await channel.get_queue(TASKS_SESSION_EVENTS.name)).purge()
+        await (await channel.get_queue(TASKS_EVENTS.name)).purge()
 
 
 # Package scope: the app's subscriber must stop consuming tasks.sessions once these tests

@@ -26,7 +26,7 @@ async def test_readyz_reports_the_database_the_outbox_and_the_subscriber(
     assert checks["outbox"]["pending"] == 0
     assert checks["session_events"] == {
         "status": "up",
-        "queue": "tasks.sessions",
+        "queue": "tasks.events",
         "held_for_database": 0,
     }
 

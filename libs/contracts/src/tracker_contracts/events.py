@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import (
     AwareDatetime,
@@ -29,6 +29,10 @@ class EventType(StrEnum):
 
     USER_REGISTERED = "user.registered"
     USER_UPDATED = "user.updated"
+    USER_VERIFIED = "user.verified"
+    USER_DELETED = "user.deleted"
+    USER_VERIFICATION_REQUESTED = "user.verification_requested"
+    USER_PASSWORD_RESET_REQUESTED = "user.password_reset_requested"
     SESSION_REVOKED = "session.revoked"
     TASK_COMPLETED = "task.completed"
 
@@ -55,7 +59,10 @@ class UserRegistered(EventData):
 
 class UserUpdated(EventData):
     """A person changed their account or mail preferences. Carries the whole state a
-    consumer may keep, so that the newest event alone is enough (compare ``occurred_at``)."""
+    consumer may keep, so that the newest event alone is enough (compare ``occurred_at``).
+
+    ``email_verified`` and ``reminders_enabled`` came later: an event stored before them
+    reads as a confirmed address with reminders on, which is what those accounts are."""
 
     EVENT_TYPE: ClassVar[EventType] = EventType.USER_UPDATED
     VERSION: ClassVar[int] = 1
@@ -64,6 +71,62 @@ class UserUpdated(EventData):
     email: EmailStr
     timezone: str = Field(description="IANA timezone name, e.g. Europe/Berlin")
     digest_enabled: bool = Field(description="Whether the person wants the nightly digest")
+    reminders_enabled: bool = Field(
+        default=True, description="Whether the person wants reminder mails"
+    )
+    email_verified: bool = Field(
+        default=True, description="Whether the person confirmed the address"
+    )
+
+
+class UserVerified(UserUpdated):
+    """A person confirmed their address (from the mail's link, or by resetting their
+    password through it). Carries the whole state, like ``user.updated``, with
+    ``email_verified`` true, so it applies in any order with the other user events."""
+
+    EVENT_TYPE: ClassVar[EventType] = EventType.USER_VERIFIED
+    VERSION: ClassVar[int] = 1
+
+    email_verified: Literal[True] = True
+
+
+class UserDeleted(EventData):
+    """A person deleted their account: every service erases what it holds of them, and
+    nothing more is mailed to them."""
+
+    EVENT_TYPE: ClassVar[EventType] = EventType.USER_DELETED
+    VERSION: ClassVar[int] = 1
+
+    user_id: uuid.UUID
+
+
+class UserVerificationRequested(EventData):
+    """Mail ``email`` a link that confirms the address: the welcome mail at registration
+    (``welcome``), or a new link the person asked for. ``token`` is the secret of the link
+    (auth stores only its digest); whoever receives this event must keep it out of logs."""
+
+    EVENT_TYPE: ClassVar[EventType] = EventType.USER_VERIFICATION_REQUESTED
+    VERSION: ClassVar[int] = 1
+
+    user_id: uuid.UUID
+    email: EmailStr
+    token: str = Field(min_length=16, max_length=200)
+    expires_at: AwareDatetime
+    welcome: bool = Field(description="True for the mail of a new registration")
+
+
+class UserPasswordResetRequested(EventData):
+    """Mail ``email`` a link to choose a new password. ``token`` is the secret of the link
+    (auth stores only its digest; it lives until ``expires_at`` and a newer one voids it);
+    whoever receives this event must keep it out of logs."""
+
+    EVENT_TYPE: ClassVar[EventType] = EventType.USER_PASSWORD_RESET_REQUESTED
+    VERSION: ClassVar[int] = 1
+
+    user_id: uuid.UUID
+    email: EmailStr
+    token: str = Field(min_length=16, max_length=200)
+    expires_at: AwareDatetime
 
 
 class SessionRevoked(EventData):
@@ -93,7 +156,16 @@ class TaskCompleted(EventData):
 
 EVENT_MODELS: dict[EventType, type[EventData]] = {
     model.EVENT_TYPE: model
-    for model in (UserRegistered, UserUpdated, SessionRevoked, TaskCompleted)
+    for model in (
+        UserRegistered,
+        UserUpdated,
+        UserVerified,
+        UserDeleted,
+        UserVerificationRequested,
+        UserPasswordResetRequested,
+        SessionRevoked,
+        TaskCompleted,
+    )
 }
 
 DataT = TypeVar("DataT")

@@ -49,7 +49,7 @@ UNROUTED_QUEUE_ARGUMENTS: dict[str, Any] = {
     "x-message-ttl": UNROUTED_MAX_AGE_MS,
     "x-overflow": "drop-head",
 }
-RETIRED_QUEUES: tuple[str, ...] = ("tracker.unrouted",)
+RETIRED_QUEUES: tuple[str, ...] = ("tracker.unrouted", "tasks.sessions")
 """Queues that earlier versions declared and every declaration now deletes.
 
 ``tracker.unrouted`` was the unbounded queue of unrouted events. RabbitMQ refuses to
@@ -58,7 +58,12 @@ the bound could not be added to it in place; and "delete it on PRECONDITION_FAIL
 redeclare" would make every replica still on the old version fail its own declaration
 during a rolling upgrade. A new name lets old and new declarations both succeed; deleting
 the old queue only drops events nobody would ever consume (an old replica may declare it
-again until it is upgraded; the next declaration by a new one deletes it again)."""
+again until it is upgraded; the next declaration by a new one deletes it again).
+
+``tasks.sessions`` was the tasks service's queue when it consumed ``session.revoked`` only;
+``tasks.events`` took its place (and its binding), a name for every event the service
+consumes. Its
+dead-letter queue is left alone: what it holds can still be replayed."""
 DELIVERY_LIMIT = 5
 """Deliveries of one message before the broker dead-letters it (a poison message that
 kills its consumer every time must not loop forever)."""
@@ -97,13 +102,16 @@ class ConsumerQueue:
         }
 
 
-NOTIFIER_EVENTS = ConsumerQueue(name="notifier.events", events=(UserRegistered, UserUpdated))
+NOTIFIER_EVENTS = ConsumerQueue(
+    name="notifier.events",
+    events=(UserRegistered, UserUpdated),
+)
 """The notifier's events: welcome mails and the recipients of the digest."""
 
-TASKS_SESSION_EVENTS = ConsumerQueue(name="tasks.sessions", events=(SessionRevoked,))
-"""The tasks service's revoked sessions, whose tokens it must refuse."""
+TASKS_EVENTS = ConsumerQueue(name="tasks.events", events=(SessionRevoked,))
+"""The tasks service's events: revoked sessions, whose tokens it must refuse."""
 
-CONSUMER_QUEUES: tuple[ConsumerQueue, ...] = (NOTIFIER_EVENTS, TASKS_SESSION_EVENTS)
+CONSUMER_QUEUES: tuple[ConsumerQueue, ...] = (NOTIFIER_EVENTS, TASKS_EVENTS)
 """Every queue bound to ``tracker.events``."""
 
 
@@ -192,7 +200,7 @@ __all__ = [
     "RETIRED_QUEUES",
     "SEND_DELIVERIES_TASK",
     "SEND_DELIVERY_TASK",
-    "TASKS_SESSION_EVENTS",
+    "TASKS_EVENTS",
     "UNROUTED_EXCHANGE",
     "UNROUTED_MAX_AGE_MS",
     "UNROUTED_MAX_LENGTH",

@@ -1,6 +1,6 @@
 """Put dead-lettered events back on ``tracker.events``, once whatever failed them is fixed:
 
-    python -m tracker_runtime.replay tasks.sessions.dead-letter [--limit N]
+    python -m tracker_runtime.replay tasks.events.dead-letter [--limit N]
 
 Each message is republished with its original routing key (its event type), body,
 ``message_id`` and headers, waits for the broker's confirm, and only then is acked in the
@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m tracker_runtime.replay",
         description="Move dead-lettered events back to tracker.events.",
     )
-    parser.add_argument("queue", help="a dead-letter queue, e.g. tasks.sessions.dead-letter")
+    parser.add_argument("queue", help="a dead-letter queue, e.g. tasks.events.dead-letter")
     parser.add_argument("--limit", type=int, default=None, help="move at most this many")
     parser.add_argument(
         "--url",

@@ -19,7 +19,7 @@ from sqlalchemy import make_url
 from tests.support.forged_tokens import claims_of
 from tests.support.tcp_proxy import TcpProxy
 from tracker_contracts import Envelope, SessionRevoked, UserRegistered
-from tracker_contracts.messaging import EVENTS_EXCHANGE, TASKS_SESSION_EVENTS
+from tracker_contracts.messaging import EVENTS_EXCHANGE, TASKS_EVENTS
 from tracker_tasks.main import create_app
 
 from ..conftest import TEST_DATABASE_URL, jwks_client, make_settings
@@ -86,7 +86,7 @@ async def dead_lettered(
     connection = await aio_pika.connect(os.environ["RABBITMQ_URL"])
     async with connection, asyncio.timeout(timeout):
         channel = await connection.channel()
-        queue = await channel.get_queue(TASKS_SESSION_EVENTS.dead_letter_queue)
+        queue = await channel.get_queue(TASKS_EVENTS.dead_letter_queue)
         while True:
             message = await queue.get(no_ack=True, fail=False)
             if message is None:
@@ -176,9 +176,9 @@ async def test_a_malformed_event_is_dead_lettered_and_the_subscriber_carries_on(
     assert isinstance(deaths, list)
     [death] = deaths
     assert isinstance(death, dict)
-    assert death["queue"] == TASKS_SESSION_EVENTS.name
+    assert death["queue"] == TASKS_EVENTS.name
     assert death["reason"] == "rejected"
-    assert (await app.state.session_events.readiness())["queue"] == TASKS_SESSION_EVENTS.name
+    assert (await app.state.session_events.readiness())["queue"] == TASKS_EVENTS.name
 
 
 async def test_an_event_of_another_version_is_dead_lettered(app: FastAPI) -> None:
@@ -328,7 +328,7 @@ async def dead_lettered_ids() -> set[str | None]:
     connection = await aio_pika.connect(os.environ["RABBITMQ_URL"])
     async with connection:
         channel = await connection.channel()
-        queue = await channel.get_queue(TASKS_SESSION_EVENTS.dead_letter_queue)
+        queue = await channel.get_queue(TASKS_EVENTS.dead_letter_queue)
         found = set()
         while (message := await queue.get(no_ack=True, fail=False)) is not None:
             found.add(message.message_id)

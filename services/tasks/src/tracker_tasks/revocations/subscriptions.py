@@ -1,14 +1,14 @@
-"""What the tasks service consumes from its queue ``tasks.sessions``: each event model and
+"""What the tasks service consumes from its queue ``tasks.events``: each event model and
 its handler. To consume another event there, add its model to the queue in
 ``tracker_contracts.messaging`` and its entry here."""
 
 from tracker_contracts import SessionRevoked
-from tracker_contracts.messaging import TASKS_SESSION_EVENTS
+from tracker_contracts.messaging import TASKS_EVENTS
 from tracker_contracts.subscriptions import subscribe
 from tracker_runtime.consumer import AsyncSubscriptions
 from tracker_tasks.revocations.handlers import on_session_revoked
 
 SESSION_EVENTS = AsyncSubscriptions(
-    TASKS_SESSION_EVENTS,
+    TASKS_EVENTS,
     (subscribe(SessionRevoked, on_session_revoked),),
 )
