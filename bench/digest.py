@@ -33,8 +33,8 @@ from bench.services import (
     stop_process_group,
     uvicorn_service,
 )
-from tests.support.network import free_port
-from tests.support.rabbitmq import ensure_rabbitmq_vhost, purge_queues
+from devsupport.network import free_port
+from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from tracker_contracts.internal import MAX_SUMMARY_USERS
 from tracker_contracts.messaging import DIGEST_TASK, NOTIFIER_TASK_QUEUE
 from tracker_notifier.config import Settings as NotifierSettings

@@ -32,9 +32,9 @@ from bench.services import (
     stop_process_group,
     uvicorn_service,
 )
+from devsupport.network import free_port
+from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from scripts.mail_catcher import MailCatcher
-from tests.support.network import free_port
-from tests.support.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_TASK_QUEUE
 from tracker_runtime.database import libpq_dsn
 

@@ -15,7 +15,7 @@ from sqlalchemy import insert, text
 
 from bench.progress import say
 from bench.report import ScenarioReport
-from tests.support.rabbitmq import ensure_rabbitmq_vhost
+from devsupport.rabbitmq import ensure_rabbitmq_vhost
 from tracker_contracts import EVENTS_EXCHANGE, Envelope, UserRegistered
 from tracker_contracts.messaging import QUEUES
 from tracker_runtime.database import Database, new_metadata

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.progress import say
-from tests.support.network import free_port, wait_until_healthy
+from devsupport.network import free_port, wait_until_healthy
 from tracker_contracts.messaging import NOTIFIER_TASK_QUEUE
 
 ROOT = Path(__file__).resolve().parents[1]

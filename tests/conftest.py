@@ -30,9 +30,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devsupport.network import free_port
+from devsupport.rabbitmq import ensure_rabbitmq_vhost
 from tests.support import run
-from tests.support.network import free_port
-from tests.support.rabbitmq import ensure_rabbitmq_vhost
 from tracker_auth.config import Settings as AuthSettings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,8 +25,8 @@ from aiosmtpd.smtp import SMTP
 from kombu.connection import Connection
 from sqlalchemy import select, text
 
+from devsupport.network import free_port
 from scripts.mail_catcher import MailCatcher
-from tests.support.network import free_port
 from tracker_contracts import Envelope, EventData, UserRegistered
 from tracker_contracts.messaging import EVENTS_EXCHANGE
 from tracker_notifier.db import Database
