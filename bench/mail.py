@@ -29,10 +29,10 @@ from bench.services import (
     ServiceError,
     run_python_module,
     start_notifier_worker,
-    stop_process_group,
     uvicorn_service,
 )
 from devsupport.network import free_port
+from devsupport.processes import stop_process
 from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from scripts.mail_catcher import MailCatcher
 from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_TASK_QUEUE
@@ -140,7 +140,7 @@ def run() -> ScenarioReport:
                     time.sleep(0.2)
                 created = asyncio.run(_created_at(emails))
         finally:
-            stop_process_group(worker)
+            stop_process(worker, timeout=20)
             controller.stop()
 
     latencies = [catcher.accepted[e] - created[e] for e in emails if e in catcher.accepted]

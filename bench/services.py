@@ -1,7 +1,6 @@
 """Start a service under uvicorn on a free port, wait until it answers, always stop it."""
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -11,6 +10,7 @@ from pathlib import Path
 
 from bench.progress import say
 from devsupport.network import free_port, wait_until_healthy
+from devsupport.processes import stop_process
 from tracker_contracts.messaging import NOTIFIER_TASK_QUEUE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,17 +56,6 @@ class Service:
         return self.base_url + path
 
 
-def _stop(process: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def spawn(command: list[str], environment: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
     """Start ``command`` from the repository root in its own session (so Ctrl-C reaches
     only the benchmark, which stops it), its output going to ``log``."""
@@ -93,7 +82,7 @@ def uvicorn_service(
     """Run ``uvicorn --factory APP_FACTORY`` (one process, no access log) on a free port.
 
     The process runs in its own session, so Ctrl-C reaches only the benchmark, which then
-    stops it here: terminate, and kill when it does not exit in time. Its output goes to
+    stops it here (:func:`devsupport.processes.stop_process`). Its output goes to
     ``bench/results/<name>-service.log``.
     """
     port = free_port()
@@ -120,7 +109,7 @@ def uvicorn_service(
             raise ServiceError(f"{name}: {problem}:\n{tail(log)}")
         yield Service(name=name, base_url=base_url, pid=process.pid, log=log)
     finally:
-        _stop(process)
+        stop_process(process)
         say(f"{name}: stopped uvicorn (pid {process.pid})")
 
 
@@ -134,14 +123,3 @@ def start_notifier_worker(
         *("--without-mingle", "--without-gossip", "--without-heartbeat"),
     ]
     return spawn(command, environment, log)
-
-
-def stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process and its children; SIGKILL them when they linger."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()

@@ -31,6 +31,7 @@ import httpx
 import pytest
 
 from devsupport.network import free_port
+from devsupport.processes import stop_process
 from devsupport.rabbitmq import ensure_rabbitmq_vhost
 from tests.support import run
 from tracker_auth.config import Settings as AuthSettings
@@ -169,12 +170,7 @@ def stop(process: subprocess.Popen[bytes], checkout: Path) -> None:
     """Ctrl-C: SIGINT to the foreground process group, as a terminal sends it."""
     if process.poll() is not None:
         return  # make dev has exited (and honcho stopped what it had started)
-    os.killpg(process.pid, signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    if stop_process(process, signal_number=signal.SIGINT, timeout=30) == -signal.SIGKILL:
         # honcho starts each process in a session of its own: end what it left behind.
         subprocess.run(["pkill", "-KILL", "-f", str(checkout)], check=False)
 

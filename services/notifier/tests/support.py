@@ -2,7 +2,6 @@
 events published to RabbitMQ as the outbox relay publishes them."""
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -26,6 +25,7 @@ from kombu.connection import Connection
 from sqlalchemy import select, text
 
 from devsupport.network import free_port
+from devsupport.processes import stop_process
 from scripts.mail_catcher import MailCatcher
 from tracker_contracts import Envelope, EventData, UserRegistered
 from tracker_contracts.messaging import EVENTS_EXCHANGE
@@ -327,23 +327,13 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL the whole worker (main process and pool), as an OOM kill would."""
-        if self._process is not None and self._process.poll() is None:
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait(timeout=10)
+        if self._process is not None:
+            stop_process(self._process, signal_number=signal.SIGKILL)
 
     def stop(self) -> None:
         """Warm shutdown, and a kill if that takes too long; always leaves nothing behind."""
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # pool processes left behind, if any
-        if process.poll() is None:
-            process.wait(timeout=10)
+        if self._process is not None:
+            stop_process(self._process, group=False)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -14,6 +14,7 @@ import pytest
 from celery import Celery
 from kombu.entity import Queue
 
+from devsupport.processes import stop_process
 from tracker_contracts.messaging import (
     DEAD_LETTER_EXCHANGE,
     DELIVERY_LIMIT,
@@ -242,12 +243,9 @@ def test_celery_beat_starts_keeps_its_schedule_and_stops_cleanly_on_sigterm(
         time.sleep(1)  # into its loop
         assert process.poll() is None, f"beat exited:\n{log.read_text()}"
 
-        process.send_signal(signal.SIGTERM)
-        returncode = process.wait(timeout=20)
+        returncode = stop_process(process, group=False, timeout=20)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_process(process, signal_number=signal.SIGKILL)
 
     output_text = log.read_text(errors="replace")
     assert returncode == 0, output_text
