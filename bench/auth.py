@@ -23,13 +23,15 @@ from bench.progress import say
 from bench.report import Measurement, ScenarioReport
 from bench.services import ServiceError, run_python_module, uvicorn_service
 from bench.wrk import WrkLoad, WrkResult, WrkRun, run_wrk
+from devsupport.database import import_models
 from tracker_auth.config import Settings
+from tracker_auth.db import Base as AuthBase
 
 NAME = "auth"
 DATABASE_URL = os.environ.get(
     "BENCH_AUTH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_auth_bench"
 )
-TABLES = ("users", "sessions", "refresh_tokens", "login_throttles", "outbox")
+import_models("tracker_auth")
 LOGIN_SCRIPT = Path(__file__).with_name("login.lua")
 
 POOL_SIZE = 50
@@ -193,7 +195,7 @@ def run() -> ScenarioReport:
         settings = _effective_settings(environment)
         say(f"auth: migrating the bench database ({DATABASE_URL.rsplit('/', 1)[-1]})")
         run_python_module("tracker_auth.prestart", environment)
-        truncate(DATABASE_URL, TABLES)
+        truncate(DATABASE_URL, AuthBase.metadata)
 
         with uvicorn_service(NAME, "tracker_auth.main:create_app", environment) as service:
             say(f"auth: registering {POOL_SIZE} users")

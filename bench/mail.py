@@ -31,11 +31,14 @@ from bench.services import (
     start_notifier_worker,
     uvicorn_service,
 )
+from devsupport.database import import_models
 from devsupport.network import free_port
 from devsupport.processes import stop_process
 from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from scripts.mail_catcher import MailCatcher
+from tracker_auth.db import Base as AuthBase
 from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_TASK_QUEUE
+from tracker_notifier.db import Base as NotifierBase
 from tracker_runtime.database import libpq_dsn
 
 NAME = "mail"
@@ -45,6 +48,8 @@ RABBITMQ_URL = "amqp://guest:guest@localhost:5672/tracker-bench"
 RATE = int(os.environ.get("BENCH_MAIL_RATE", "50"))
 SECONDS = int(os.environ.get("BENCH_MAIL_SECONDS", "20"))
 GOAL_P99_S = 1.0
+import_models("tracker_auth")
+import_models("tracker_notifier")
 CONCURRENCY = int(os.environ.get("BENCH_MAIL_CONCURRENCY", "2"))
 
 
@@ -122,8 +127,8 @@ def run() -> ScenarioReport:
         say("mail: preparing the auth and notifier bench databases")
         run_python_module("tracker_auth.prestart", environment)
         run_python_module("tracker_notifier.prestart", environment)
-        truncate(AUTH_DATABASE_URL, ("users", "sessions", "refresh_tokens", "outbox"))
-        truncate(NOTIFIER_DATABASE_URL, ("deliveries", "processed_events", "recipients"))
+        truncate(AUTH_DATABASE_URL, AuthBase.metadata)
+        truncate(NOTIFIER_DATABASE_URL, NotifierBase.metadata)
         purge_queues(RABBITMQ_URL, [NOTIFIER_EVENTS.name, NOTIFIER_TASK_QUEUE])
 
         controller = Controller(catcher, hostname="127.0.0.1", port=smtp_port)

@@ -9,10 +9,11 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import text
 
+from devsupport.database import import_models, truncate_statement
 from tracker_auth.config import Settings
 from tracker_auth.context import AuthContext
+from tracker_auth.db import Base
 from tracker_auth.main import create_app
 from tracker_auth.prestart import MIGRATIONS
 from tracker_runtime.migrations import prepare
@@ -20,7 +21,8 @@ from tracker_runtime.migrations import prepare
 from .support import BASE_URL, PASSWORD, Account
 
 TEST_DATABASE_URL = os.environ["AUTH_TEST_DATABASE_URL"]
-TABLES = ("users", "sessions", "refresh_tokens", "login_throttles", "outbox")
+import_models("tracker_auth")
+EMPTY_TABLES = truncate_statement(Base.metadata, cascade=True)
 
 
 def make_settings(keys_dir: Path, **overrides: object) -> Settings:
@@ -64,7 +66,7 @@ def context(app: FastAPI) -> AuthContext:
 @pytest.fixture(autouse=True)
 async def empty_tables(app: FastAPI) -> None:
     async with app.state.database.engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+        await connection.exec_driver_sql(EMPTY_TABLES)
 
 
 @pytest.fixture

@@ -3,8 +3,7 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import func, select
 
 from tracker_contracts import Envelope, EventData, UserRegistered, UserUpdated
 from tracker_notifier.config import Settings
@@ -13,17 +12,9 @@ from tracker_notifier.deliveries.models import Delivery
 from tracker_notifier.events.service import handle_event
 from tracker_notifier.recipients.models import Recipient
 
-from ..conftest import TABLES, make_settings
+from ..conftest import make_settings
 
 NOW = datetime(2031, 3, 14, 9, 26, 53, tzinfo=UTC)
-
-
-@pytest.fixture
-def database(engine: Engine) -> Database:
-    """The test database, empty, rows that reference recipients (digest claims) included."""
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
-    return Database(engine)
 
 
 def registered(
