@@ -27,10 +27,12 @@ from sqlalchemy import select, text
 from devsupport.network import free_port
 from devsupport.processes import stop_process
 from scripts.mail_catcher import MailCatcher
-from tracker_contracts import Envelope, EventData, UserRegistered
+from tracker_contracts import Envelope, EventData
 from tracker_contracts.messaging import EVENTS_EXCHANGE
+from tracker_notifier.config import Settings
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
+from tracker_notifier.events.service import handle_event
 
 ROOT = Path(__file__).resolve().parents[3]
 WAIT_SECONDS = 20.0
@@ -214,8 +216,10 @@ def broker(*, confirm_publish: bool = False) -> Any:
     return Connection(os.environ["RABBITMQ_URL"], transport_options=options)
 
 
-def user_registered(email: str) -> Envelope[EventData]:
-    return Envelope.wrap(UserRegistered(user_id=uuid.uuid4(), email=email, timezone="UTC"))
+def handle(database: Database, envelope: Envelope[EventData], settings: Settings) -> list[int]:
+    """Handle one event in a transaction, as the worker's event task does."""
+    with database.transaction() as session:
+        return handle_event(session, envelope, settings)
 
 
 def publish_raw(
