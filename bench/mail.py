@@ -31,6 +31,7 @@ from bench.services import (
     start_notifier_worker,
     uvicorn_service,
 )
+from devsupport.accounts import AccountError, register
 from devsupport.database import import_models
 from devsupport.network import free_port
 from devsupport.processes import stop_process
@@ -70,18 +71,17 @@ async def _register_steadily(base_url: str) -> tuple[list[str], float]:
     failures: list[str] = []
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
 
-        async def register(email: str) -> None:
-            response = await client.post(
-                "/api/user", json={"email": email, "password": "bench-password-123"}
-            )
-            if response.status_code != 200:
-                failures.append(f"{email}: {response.status_code}")
+        async def register_one(email: str) -> None:
+            try:
+                await register(client, email, "bench-password-123")
+            except AccountError as error:
+                failures.append(f"{email}: {error}")
 
         started = time.monotonic()
         pending = []
         for number, email in enumerate(emails):
             await asyncio.sleep(max(0.0, started + number / RATE - time.monotonic()))
-            pending.append(asyncio.create_task(register(email)))
+            pending.append(asyncio.create_task(register_one(email)))
         await asyncio.gather(*pending)
         elapsed = time.monotonic() - started
     if failures:

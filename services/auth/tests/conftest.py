@@ -10,6 +10,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from devsupport.accounts import Account, register
 from devsupport.database import import_models, truncate_statement
 from tracker_auth.config import Settings
 from tracker_auth.context import AuthContext
@@ -18,7 +19,7 @@ from tracker_auth.main import create_app
 from tracker_auth.prestart import MIGRATIONS
 from tracker_runtime.migrations import prepare
 
-from .support import BASE_URL, PASSWORD, Account
+from .support import BASE_URL
 
 TEST_DATABASE_URL = os.environ["AUTH_TEST_DATABASE_URL"]
 import_models("tracker_auth")
@@ -79,9 +80,4 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def account(client: httpx.AsyncClient) -> Account:
     """A registered user; the client holds their session cookies."""
-    response = await client.post(
-        "/api/user", json={"email": "ada@example.com", "password": PASSWORD}
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    return Account(body["id"], body["email"], PASSWORD, body["access_token"])
+    return await register(client, "ada@example.com")

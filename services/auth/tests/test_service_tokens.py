@@ -1,6 +1,5 @@
 """Service tokens (client credentials) for internal APIs."""
 
-import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,18 +12,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from devsupport.accounts import Account, basic, bearer
 from tracker_auth.main import create_app
 from tracker_runtime.errors import APIError
 from tracker_runtime.tokens import InvalidToken
 
 from .conftest import make_settings
-from .support import BASE_URL, Account
+from .support import BASE_URL
 
 CLIENTS = {"notifier": {"secret": "dev-notifier-secret", "scopes": ["tasks:summaries"]}}
-
-
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
 @pytest.fixture
@@ -118,7 +114,7 @@ async def test_a_service_token_is_no_user_token(
         )
     ).json()["access_token"]
 
-    response = await internal.get("/api/user", headers={"Authorization": f"Bearer {token}"})
+    response = await internal.get("/api/user", headers=bearer(token))
 
     assert response.status_code == 401
 

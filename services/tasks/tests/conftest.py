@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
+from devsupport.accounts import Account, register
 from devsupport.database import import_models, truncate_statement
 from tracker_auth.config import Settings as AuthSettings
 from tracker_auth.db import Base as AuthBase
@@ -28,14 +29,7 @@ from tracker_tasks.db import Base
 from tracker_tasks.main import create_app
 from tracker_tasks.prestart import MIGRATIONS
 
-from .support import (
-    AUTH_URL,
-    BASE_URL,
-    NOTIFIER_SECRET,
-    STRANGER_SECRET,
-    Account,
-    register,
-)
+from .support import AUTH_URL, BASE_URL, NOTIFIER_SECRET, STRANGER_SECRET
 
 TEST_DATABASE_URL = os.environ["TASKS_TEST_DATABASE_URL"]
 AUTH_TEST_DATABASE_URL = os.environ["TASKS_AUTH_TEST_DATABASE_URL"]
