@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import devsupport.processes
 from bench.progress import say
 from devsupport.network import free_port, wait_until_healthy
-from devsupport.processes import stop_process
-from tracker_contracts.messaging import NOTIFIER_TASK_QUEUE
+from devsupport.processes import notifier_worker_command, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -59,15 +59,9 @@ class Service:
 def spawn(command: list[str], environment: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
     """Start ``command`` from the repository root in its own session (so Ctrl-C reaches
     only the benchmark, which stops it), its output going to ``log``."""
-    with log.open("wb") as output:
-        return subprocess.Popen(
-            command,
-            env={**os.environ, **environment},
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    return devsupport.processes.spawn(
+        command, log=log, environment={**os.environ, **environment}, cwd=ROOT
+    )
 
 
 @contextmanager
@@ -117,9 +111,6 @@ def start_notifier_worker(
     environment: Mapping[str, str], log: Path, *, concurrency: int, name: str
 ) -> subprocess.Popen[bytes]:
     """The notifier's Celery worker as ``make dev`` runs it, in its own process group."""
-    command = [
-        *(sys.executable, "-m", "celery", "-A", "tracker_notifier.worker", "worker"),
-        *(f"--concurrency={concurrency}", "-Q", NOTIFIER_TASK_QUEUE, "-n", f"{name}@%h"),
-        *("--without-mingle", "--without-gossip", "--without-heartbeat"),
-    ]
-    return spawn(command, environment, log)
+    return spawn(
+        notifier_worker_command(concurrency=concurrency, name=f"{name}@%h"), environment, log
+    )

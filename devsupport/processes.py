@@ -1,10 +1,49 @@
-"""Stopping a process that a test or a benchmark started, and whatever it started."""
+"""Starting the processes that tests and benchmarks run beside them, and stopping them
+with whatever they started."""
 
 import contextlib
 import os
 import signal
 import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
+
+from tracker_contracts.messaging import NOTIFIER_TASK_QUEUE
+
+
+def spawn(
+    command: Sequence[str],
+    *,
+    log: Path,
+    environment: Mapping[str, str],
+    cwd: Path | None = None,
+    append: bool = False,
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` with exactly ``environment`` in a session of its own: its own
+    process group, which :func:`stop_process` stops whole and a Ctrl-C in the terminal
+    never reaches. Its output (standard error too) goes to ``log``, or after it
+    (``append``)."""
+    with log.open("ab" if append else "wb") as output:
+        return subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=dict(environment),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def notifier_worker_command(*, concurrency: int, name: str) -> list[str]:
+    """The notifier's Celery worker on its task queue, as `make dev` runs it; ``name`` is
+    the node name (``%h`` stands for the host)."""
+    return [
+        *(sys.executable, "-m", "celery", "-A", "tracker_notifier.worker", "worker"),
+        *(f"--concurrency={concurrency}", "-Q", NOTIFIER_TASK_QUEUE, "-n", name),
+        *("--without-mingle", "--without-gossip", "--without-heartbeat"),
+    ]
 
 
 def stop_process(

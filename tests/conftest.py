@@ -31,7 +31,7 @@ import httpx
 import pytest
 
 from devsupport.network import free_port
-from devsupport.processes import stop_process
+from devsupport.processes import spawn, stop_process
 from devsupport.rabbitmq import ensure_rabbitmq_vhost
 from tests.support import run
 from tracker_auth.config import Settings as AuthSettings
@@ -155,15 +155,13 @@ def stack_environment(run_dir: Path) -> dict[str, str]:
 
 
 def start(checkout: Path, environment: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as output:
-        return subprocess.Popen(
-            ["make", "dev"],
-            cwd=checkout,
-            env=newcomer_environment(environment),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    return spawn(
+        ["make", "dev"],
+        log=log,
+        environment=newcomer_environment(environment),
+        cwd=checkout,
+        append=True,
+    )
 
 
 def stop(process: subprocess.Popen[bytes], checkout: Path) -> None:

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,7 +24,7 @@ from kombu.connection import Connection
 from sqlalchemy import select, text
 
 from devsupport.network import free_port
-from devsupport.processes import stop_process
+from devsupport.processes import notifier_worker_command, spawn, stop_process
 from scripts.mail_catcher import MailCatcher
 from tracker_contracts import Envelope, EventData
 from tracker_contracts.messaging import EVENTS_EXCHANGE
@@ -304,20 +303,13 @@ class WorkerProcess:
 
     def start(self, *, timeout: float = 30.0) -> None:
         name = f"notifier-test-{uuid.uuid4().hex[:8]}@%h"
-        command = [
-            sys.executable, "-m", "celery", "-A", "tracker_notifier.worker", "worker",
-            "--concurrency=1", "-Q", "notifier.tasks", "-n", name,
-            "--without-mingle", "--without-gossip", "--without-heartbeat",
-        ]  # fmt: skip
-        with self.log.open("ab") as output:
-            self._process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env={**os.environ, **self._environment},
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self._process = spawn(
+            notifier_worker_command(concurrency=1, name=name),
+            log=self.log,
+            environment={**os.environ, **self._environment},
+            cwd=ROOT,
+            append=True,
+        )
         wait_for(self._ready, timeout=timeout, what=f"the worker to start; log:\n{self.tail()}")
 
     def _ready(self) -> bool:
