@@ -27,10 +27,9 @@ from email.parser import BytesParser
 from email.policy import default
 from pathlib import Path
 
-import httpx
 import pytest
 
-from devsupport.network import free_port
+from devsupport.network import free_port, wait_until_healthy
 from devsupport.processes import spawn, stop_process
 from devsupport.rabbitmq import ensure_rabbitmq_vhost
 from tests.support import run
@@ -174,20 +173,12 @@ def stop(process: subprocess.Popen[bytes], checkout: Path) -> None:
 
 
 def wait_until_ready(urls: list[str], process: subprocess.Popen[bytes], log: Path) -> None:
+    """Every one of ``urls`` answers 200 within :data:`READY_WITHIN` seconds in all."""
     deadline = time.monotonic() + READY_WITHIN
-    waiting = list(urls)
-    while waiting:
-        if process.poll() is not None:
-            pytest.fail(f"make dev exited ({process.returncode}):\n{log.read_text()[-20000:]}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"{waiting[0]} not ready in {READY_WITHIN:.0f} s:\n{log.read_text()}")
-        try:
-            if httpx.get(waiting[0], timeout=1).status_code == 200:
-                waiting.pop(0)
-                continue
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
+    for url in urls:
+        problem = wait_until_healthy(url, process, max(0.0, deadline - time.monotonic()))
+        if problem is not None:
+            pytest.fail(f"make dev: {problem}:\n{log.read_text()[-20000:]}")
 
 
 def wait_until_ports_free(environment: dict[str, str]) -> None:

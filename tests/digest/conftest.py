@@ -28,12 +28,6 @@ import_models("tracker_notifier")
 EMPTY_TABLES = truncate_statement(Base.metadata)
 
 
-def plain(url: str) -> str:
-    return url.replace("postgresql+psycopg", "postgresql").replace(
-        "postgresql+asyncpg", "postgresql"
-    )
-
-
 @dataclass
 class Digests:
     """The notifier side of a digest test: its database, and ticks at any instant."""
