@@ -11,8 +11,8 @@ import os
 
 import pytest
 
+from devsupport.rabbitmq import ensure_rabbitmq_vhost
 from tests.support import run
-from tests.support.rabbitmq import ensure_rabbitmq_vhost
 
 for variable, value in run.environment().items():
     os.environ.setdefault(variable, value)

@@ -21,15 +21,18 @@ import httpx
 from bench.database import truncate
 from bench.progress import say
 from bench.report import Measurement, ScenarioReport
-from bench.services import ServiceError, run_python_module, uvicorn_service
+from bench.services import run_python_module, uvicorn_service
 from bench.wrk import WrkLoad, WrkResult, WrkRun, run_wrk
+from devsupport.accounts import log_in, register
+from devsupport.database import import_models
 from tracker_auth.config import Settings
+from tracker_auth.db import Base as AuthBase
 
 NAME = "auth"
 DATABASE_URL = os.environ.get(
     "BENCH_AUTH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_auth_bench"
 )
-TABLES = ("users", "sessions", "refresh_tokens", "login_throttles", "outbox")
+import_models("tracker_auth")
 LOGIN_SCRIPT = Path(__file__).with_name("login.lua")
 
 POOL_SIZE = 50
@@ -72,21 +75,13 @@ def _email(index: int) -> str:
 async def _register_pool(base_url: str) -> None:
     limit = asyncio.Semaphore(REGISTRATION_CONCURRENCY)
 
-    async def register(client: httpx.AsyncClient, index: int) -> None:
+    async def register_one(client: httpx.AsyncClient, index: int) -> None:
         async with limit:
-            response = await client.post(
-                "/api/user", json={"email": _email(index), "password": PASSWORD}
-            )
-        if response.status_code != 200:
-            raise ServiceError(
-                f"registering {_email(index)} answered {response.status_code}: {response.text}"
-            )
+            await register(client, _email(index), PASSWORD)
 
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-        await asyncio.gather(*(register(client, index) for index in range(POOL_SIZE)))
-        check = await client.post("/api/session", json={"email": _email(0), "password": PASSWORD})
-        if check.status_code != 200:
-            raise ServiceError(f"a pool user cannot log in ({check.status_code}): {check.text}")
+        await asyncio.gather(*(register_one(client, index) for index in range(POOL_SIZE)))
+        await log_in(client, _email(0), PASSWORD)  # a pool user can log in
 
 
 def _effective_settings(environment: dict[str, str]) -> dict[str, object]:
@@ -193,7 +188,7 @@ def run() -> ScenarioReport:
         settings = _effective_settings(environment)
         say(f"auth: migrating the bench database ({DATABASE_URL.rsplit('/', 1)[-1]})")
         run_python_module("tracker_auth.prestart", environment)
-        truncate(DATABASE_URL, TABLES)
+        truncate(DATABASE_URL, AuthBase.metadata)
 
         with uvicorn_service(NAME, "tracker_auth.main:create_app", environment) as service:
             say(f"auth: registering {POOL_SIZE} users")

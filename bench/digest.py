@@ -30,11 +30,11 @@ from bench.services import (
     run_python_module,
     spawn,
     start_notifier_worker,
-    stop_process_group,
     uvicorn_service,
 )
-from tests.support.network import free_port
-from tests.support.rabbitmq import ensure_rabbitmq_vhost, purge_queues
+from devsupport.network import free_port
+from devsupport.processes import stop_process
+from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from tracker_contracts.internal import MAX_SUMMARY_USERS
 from tracker_contracts.messaging import DIGEST_TASK, NOTIFIER_TASK_QUEUE
 from tracker_notifier.config import Settings as NotifierSettings
@@ -282,8 +282,8 @@ def run() -> ScenarioReport:
                 total = time.monotonic() - started
             finally:
                 sampler.stop()
-                stop_process_group(worker)
-                stop_process_group(catcher)
+                stop_process(worker, timeout=20)
+                stop_process(catcher, timeout=20)
         caught = sum(1 for _ in mail_dir.glob("*.eml")) if mail_dir.exists() else 0
 
     claim_seconds = _claim_seconds()

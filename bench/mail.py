@@ -29,13 +29,17 @@ from bench.services import (
     ServiceError,
     run_python_module,
     start_notifier_worker,
-    stop_process_group,
     uvicorn_service,
 )
+from devsupport.accounts import AccountError, register
+from devsupport.database import import_models
+from devsupport.network import free_port
+from devsupport.processes import stop_process
+from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from scripts.mail_catcher import MailCatcher
-from tests.support.network import free_port
-from tests.support.rabbitmq import ensure_rabbitmq_vhost, purge_queues
+from tracker_auth.db import Base as AuthBase
 from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_TASK_QUEUE
+from tracker_notifier.db import Base as NotifierBase
 from tracker_runtime.database import libpq_dsn
 
 NAME = "mail"
@@ -45,6 +49,8 @@ RABBITMQ_URL = "amqp://guest:guest@localhost:5672/tracker-bench"
 RATE = int(os.environ.get("BENCH_MAIL_RATE", "50"))
 SECONDS = int(os.environ.get("BENCH_MAIL_SECONDS", "20"))
 GOAL_P99_S = 1.0
+import_models("tracker_auth")
+import_models("tracker_notifier")
 CONCURRENCY = int(os.environ.get("BENCH_MAIL_CONCURRENCY", "2"))
 
 
@@ -65,18 +71,17 @@ async def _register_steadily(base_url: str) -> tuple[list[str], float]:
     failures: list[str] = []
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
 
-        async def register(email: str) -> None:
-            response = await client.post(
-                "/api/user", json={"email": email, "password": "bench-password-123"}
-            )
-            if response.status_code != 200:
-                failures.append(f"{email}: {response.status_code}")
+        async def register_one(email: str) -> None:
+            try:
+                await register(client, email, "bench-password-123")
+            except AccountError as error:
+                failures.append(f"{email}: {error}")
 
         started = time.monotonic()
         pending = []
         for number, email in enumerate(emails):
             await asyncio.sleep(max(0.0, started + number / RATE - time.monotonic()))
-            pending.append(asyncio.create_task(register(email)))
+            pending.append(asyncio.create_task(register_one(email)))
         await asyncio.gather(*pending)
         elapsed = time.monotonic() - started
     if failures:
@@ -122,8 +127,8 @@ def run() -> ScenarioReport:
         say("mail: preparing the auth and notifier bench databases")
         run_python_module("tracker_auth.prestart", environment)
         run_python_module("tracker_notifier.prestart", environment)
-        truncate(AUTH_DATABASE_URL, ("users", "sessions", "refresh_tokens", "outbox"))
-        truncate(NOTIFIER_DATABASE_URL, ("deliveries", "processed_events", "recipients"))
+        truncate(AUTH_DATABASE_URL, AuthBase.metadata)
+        truncate(NOTIFIER_DATABASE_URL, NotifierBase.metadata)
         purge_queues(RABBITMQ_URL, [NOTIFIER_EVENTS.name, NOTIFIER_TASK_QUEUE])
 
         controller = Controller(catcher, hostname="127.0.0.1", port=smtp_port)
@@ -140,7 +145,7 @@ def run() -> ScenarioReport:
                     time.sleep(0.2)
                 created = asyncio.run(_created_at(emails))
         finally:
-            stop_process_group(worker)
+            stop_process(worker, timeout=20)
             controller.stop()
 
     latencies = [catcher.accepted[e] - created[e] for e in emails if e in catcher.accepted]

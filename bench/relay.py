@@ -15,7 +15,8 @@ from sqlalchemy import insert, text
 
 from bench.progress import say
 from bench.report import ScenarioReport
-from tests.support.rabbitmq import ensure_rabbitmq_vhost
+from devsupport.database import truncate_statement
+from devsupport.rabbitmq import ensure_rabbitmq_vhost
 from tracker_contracts import EVENTS_EXCHANGE, Envelope, UserRegistered
 from tracker_contracts.messaging import QUEUES
 from tracker_runtime.database import Database, new_metadata
@@ -76,7 +77,7 @@ async def _baseline(payloads: list[dict[str, Any]]) -> float:
 async def _relay(database: Database, payloads: list[dict[str, Any]]) -> float:
     """Events per second through the relay, from the first claim to the last mark."""
     async with database.sessions.begin() as session:
-        await session.execute(text("TRUNCATE outbox"))
+        await session.execute(text(truncate_statement(metadata)))
         await session.execute(
             insert(outbox),
             [

@@ -1,7 +1,6 @@
 """Start a service under uvicorn on a free port, wait until it answers, always stop it."""
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -9,9 +8,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import devsupport.processes
 from bench.progress import say
-from tests.support.network import free_port, wait_until_healthy
-from tracker_contracts.messaging import NOTIFIER_TASK_QUEUE
+from devsupport.network import free_port, wait_until_healthy
+from devsupport.processes import notifier_worker_command, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -56,29 +56,12 @@ class Service:
         return self.base_url + path
 
 
-def _stop(process: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def spawn(command: list[str], environment: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
     """Start ``command`` from the repository root in its own session (so Ctrl-C reaches
     only the benchmark, which stops it), its output going to ``log``."""
-    with log.open("wb") as output:
-        return subprocess.Popen(
-            command,
-            env={**os.environ, **environment},
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    return devsupport.processes.spawn(
+        command, log=log, environment={**os.environ, **environment}, cwd=ROOT
+    )
 
 
 @contextmanager
@@ -93,7 +76,7 @@ def uvicorn_service(
     """Run ``uvicorn --factory APP_FACTORY`` (one process, no access log) on a free port.
 
     The process runs in its own session, so Ctrl-C reaches only the benchmark, which then
-    stops it here: terminate, and kill when it does not exit in time. Its output goes to
+    stops it here (:func:`devsupport.processes.stop_process`). Its output goes to
     ``bench/results/<name>-service.log``.
     """
     port = free_port()
@@ -120,7 +103,7 @@ def uvicorn_service(
             raise ServiceError(f"{name}: {problem}:\n{tail(log)}")
         yield Service(name=name, base_url=base_url, pid=process.pid, log=log)
     finally:
-        _stop(process)
+        stop_process(process)
         say(f"{name}: stopped uvicorn (pid {process.pid})")
 
 
@@ -128,20 +111,6 @@ def start_notifier_worker(
     environment: Mapping[str, str], log: Path, *, concurrency: int, name: str
 ) -> subprocess.Popen[bytes]:
     """The notifier's Celery worker as ``make dev`` runs it, in its own process group."""
-    command = [
-        *(sys.executable, "-m", "celery", "-A", "tracker_notifier.worker", "worker"),
-        *(f"--concurrency={concurrency}", "-Q", NOTIFIER_TASK_QUEUE, "-n", f"{name}@%h"),
-        *("--without-mingle", "--without-gossip", "--without-heartbeat"),
-    ]
-    return spawn(command, environment, log)
-
-
-def stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process and its children; SIGKILL them when they linger."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    return spawn(
+        notifier_worker_command(concurrency=concurrency, name=f"{name}@%h"), environment, log
+    )

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from bench.progress import say
+from devsupport.processes import stop_process
 
 _TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 _TIME = r"([\d.]+)(us|ms|s|m|h)"
@@ -209,15 +210,8 @@ class WrkRun:
         return parse_wrk_output(stdout)
 
     def stop(self) -> None:
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        if self._process is not None:
+            stop_process(self._process, timeout=5)
 
     def _running(self) -> subprocess.Popen[str]:
         if self._process is None:

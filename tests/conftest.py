@@ -27,12 +27,12 @@ from email.parser import BytesParser
 from email.policy import default
 from pathlib import Path
 
-import httpx
 import pytest
 
+from devsupport.network import free_port, wait_until_healthy
+from devsupport.processes import spawn, stop_process
+from devsupport.rabbitmq import ensure_rabbitmq_vhost
 from tests.support import run
-from tests.support.network import free_port
-from tests.support.rabbitmq import ensure_rabbitmq_vhost
 from tracker_auth.config import Settings as AuthSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,46 +154,31 @@ def stack_environment(run_dir: Path) -> dict[str, str]:
 
 
 def start(checkout: Path, environment: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as output:
-        return subprocess.Popen(
-            ["make", "dev"],
-            cwd=checkout,
-            env=newcomer_environment(environment),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    return spawn(
+        ["make", "dev"],
+        log=log,
+        environment=newcomer_environment(environment),
+        cwd=checkout,
+        append=True,
+    )
 
 
 def stop(process: subprocess.Popen[bytes], checkout: Path) -> None:
     """Ctrl-C: SIGINT to the foreground process group, as a terminal sends it."""
     if process.poll() is not None:
         return  # make dev has exited (and honcho stopped what it had started)
-    os.killpg(process.pid, signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    if stop_process(process, signal_number=signal.SIGINT, timeout=30) == -signal.SIGKILL:
         # honcho starts each process in a session of its own: end what it left behind.
         subprocess.run(["pkill", "-KILL", "-f", str(checkout)], check=False)
 
 
 def wait_until_ready(urls: list[str], process: subprocess.Popen[bytes], log: Path) -> None:
+    """Every one of ``urls`` answers 200 within :data:`READY_WITHIN` seconds in all."""
     deadline = time.monotonic() + READY_WITHIN
-    waiting = list(urls)
-    while waiting:
-        if process.poll() is not None:
-            pytest.fail(f"make dev exited ({process.returncode}):\n{log.read_text()[-20000:]}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"{waiting[0]} not ready in {READY_WITHIN:.0f} s:\n{log.read_text()}")
-        try:
-            if httpx.get(waiting[0], timeout=1).status_code == 200:
-                waiting.pop(0)
-                continue
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
+    for url in urls:
+        problem = wait_until_healthy(url, process, max(0.0, deadline - time.monotonic()))
+        if problem is not None:
+            pytest.fail(f"make dev: {problem}:\n{log.read_text()[-20000:]}")
 
 
 def wait_until_ports_free(environment: dict[str, str]) -> None:

@@ -15,7 +15,6 @@ written to ``test-artifacts/metrics.json``.
 import json
 import os
 import re
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from playwright.async_api import (
     expect,
 )
 
+from devsupport.accounts import PASSWORD, new_email
 from tests.conftest import ROOT, Stack
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
@@ -48,16 +48,11 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "browser"
-PASSWORD = "correct horse battery"
 # Chromium reports every 4xx answer to a script's request on the console; those are
 # answers the app expects (401 before logging in, 409, 412, ...), not problems.
 EXPECTED_CONSOLE = re.compile(r"^Failed to load resource: the server responded with a status of 4")
 
 METRICS: dict[str, Any] = {}
-
-
-def unique_email() -> str:
-    return f"browser-{uuid.uuid4().hex[:12]}@example.com"
 
 
 @dataclass
@@ -118,7 +113,7 @@ class App:
         return form
 
     async def register(self, email: str | None = None) -> str:
-        email = email or unique_email()
+        email = email or new_email("browser")
         form = await self.fill_registration(email)
         await expect(form).to_be_hidden()
         await self.expect_logged_in(email)

@@ -4,7 +4,8 @@ from typing import Any
 
 from playwright.async_api import expect
 
-from tests.browser.conftest import PASSWORD, App, OpenApp, unique_email
+from devsupport.accounts import PASSWORD, new_email
+from tests.browser.conftest import App, OpenApp
 from tests.conftest import ROOT
 
 AXE = ROOT / "services" / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
@@ -29,11 +30,11 @@ async def test_the_main_views_have_no_serious_accessibility_problems(open_app: O
     app = await open_app(bypass_csp=True)
     findings = await audit(app, "visitor page")
 
-    form = await app.fill_registration(unique_email(), PASSWORD, repeat="something else")
+    form = await app.fill_registration(new_email("browser"), PASSWORD, repeat="something else")
     await expect(form.get_by_label("Repeat password")).to_have_attribute("aria-invalid", "true")
     findings += await audit(app, "register modal")
     await app.page.keyboard.press("Escape")
-    form = await app.log_in(unique_email(), "wrong password")
+    form = await app.log_in(new_email("browser"), "wrong password")
     await expect(form.get_by_role("alert")).to_be_visible()
     findings += await audit(app, "log in modal")
     await app.page.keyboard.press("Escape")
@@ -66,7 +67,7 @@ async def test_everything_works_from_the_keyboard(open_app: OpenApp) -> None:
     await expect(form).to_be_hidden()
     await expect(log_in_button).to_be_focused()
 
-    email = unique_email()
+    email = new_email("browser")
     await app.header.get_by_role("button", name="Register").press("Enter")
     form = app.dialog("Register")
     await expect(form.get_by_label("Email")).to_be_focused()
@@ -111,7 +112,7 @@ async def test_a_phone_sized_screen_shows_everything_without_sideways_scrolling(
 ) -> None:
     app = await open_app(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
     await app.shoot("phone-visitor")
-    await app.register(f"a-rather-long-address-{unique_email()}")
+    await app.register(f"a-rather-long-address-{new_email('browser')}")
     title = "A task with a title long enough that it has to wrap on a phone's narrow screen"
     await app.add_task(title)
     await app.shoot("phone-list")

@@ -2,7 +2,8 @@
 
 from playwright.async_api import expect
 
-from tests.browser.conftest import PASSWORD, OpenApp, unique_email
+from devsupport.accounts import PASSWORD, new_email
+from tests.browser.conftest import OpenApp
 from tests.conftest import MAX_FAILURES
 
 
@@ -14,7 +15,7 @@ async def test_register_through_the_modal_with_its_errors_in_the_form(open_app: 
     await app.log_out()
     registrations = app.watch_requests("POST", "/api/user")
 
-    form = await app.fill_registration(unique_email(), PASSWORD, repeat="another password")
+    form = await app.fill_registration(new_email("browser"), PASSWORD, repeat="another password")
     repeat = form.get_by_label("Repeat password")
     await expect(repeat).to_have_attribute("aria-invalid", "true")
     await expect(repeat).to_have_accessible_description(
@@ -23,7 +24,7 @@ async def test_register_through_the_modal_with_its_errors_in_the_form(open_app: 
     await expect(repeat).to_be_focused()
     assert registrations == [], "a mismatched repeat is caught before anything is sent"
 
-    await app.fill_registration(unique_email(), "short")
+    await app.fill_registration(new_email("browser"), "short")
     password = form.get_by_label("Password", exact=True)
     await expect(password).to_have_attribute("aria-invalid", "true")
     await expect(form.locator("#register-password-error")).to_contain_text("at least 8 characters")
@@ -36,7 +37,7 @@ async def test_register_through_the_modal_with_its_errors_in_the_form(open_app: 
     await expect(password).not_to_have_attribute("aria-invalid", "true")
     await app.shoot("register-taken-email")
 
-    fresh = unique_email()
+    fresh = new_email("browser")
     await app.fill_registration(fresh, PASSWORD)
     await expect(form).to_be_hidden()
     await app.expect_logged_in(fresh)

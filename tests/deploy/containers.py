@@ -13,7 +13,6 @@ override) with the image's environment under Compose's, rewritten from Compose's
 to this machine's servers, and probes it with the image's own ``HEALTHCHECK``.
 """
 
-import contextlib
 import os
 import posixpath
 import re
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from devsupport.processes import stop_process
 from tests.deploy.dockerfile import Dockerfile, Instruction, assignments, parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -277,21 +277,14 @@ class Container:
         if self.process.poll() is not None:
             return 0.0
         started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return float("inf")
+        killed = stop_process(self.process, group=False, timeout=grace) == -signal.SIGKILL
         took = time.monotonic() - started
-        self.kill()  # what is left of its process group
-        return took
+        self.kill()  # closes the log
+        return float("inf") if killed else took
 
     def kill(self) -> None:
         if self.process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            stop_process(self.process, signal_number=signal.SIGKILL)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -32,14 +32,14 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from devsupport.network import free_port
+from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from tests.deploy import compose
 from tests.deploy.containers import Container, Image, build, envsubst
 from tests.deploy.dockerfile import context_files, read_dockerignore
 from tests.deploy.project import ROOT, service_names
 from tests.deploy.test_compose import local_env
 from tests.support import run
-from tests.support.network import free_port
-from tests.support.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_TASK_QUEUE, TASKS_EVENTS
 
 DATABASE_SUFFIX = f"_compose_{run.RUN_ID}"

@@ -12,10 +12,11 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
+from devsupport.database import import_models, truncate_statement
 from tests.conftest import TASKS_DATABASE, Stack
 from tests.support import run
 from tracker_notifier.config import Settings
-from tracker_notifier.db import Database, new_engine
+from tracker_notifier.db import Base, Database, new_engine
 from tracker_notifier.digest.service import DigestRun, TickReport
 from tracker_notifier.digest.summaries import SummariesClient
 from tracker_notifier.prestart import MIGRATIONS
@@ -23,12 +24,8 @@ from tracker_runtime.database import libpq_dsn
 from tracker_runtime.migrations import prepare
 
 NOTIFIER_DATABASE = run.database_url("tracker_notifier_digest", "psycopg")
-
-
-def plain(url: str) -> str:
-    return url.replace("postgresql+psycopg", "postgresql").replace(
-        "postgresql+asyncpg", "postgresql"
-    )
+import_models("tracker_notifier")
+EMPTY_TABLES = truncate_statement(Base.metadata)
 
 
 @dataclass
@@ -129,5 +126,5 @@ def digest_database() -> Iterator[Database]:
 @pytest.fixture
 def digests(stack: Stack, digest_database: Database) -> Digests:
     with digest_database.transaction() as session:
-        session.execute(text("TRUNCATE recipients, digest_claims, deliveries, processed_events"))
+        session.execute(text(EMPTY_TABLES))
     return Digests(stack, digest_database)

@@ -1,19 +1,17 @@
 """The account flow a person meets, over HTTP through nginx, as `make dev` serves it."""
 
 import time
-import uuid
 
 import httpx
 import pytest
 
+from devsupport.accounts import PASSWORD, bearer, new_email, register_sync
 from tests.conftest import MAX_FAILURES, Stack
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def email() -> str:
-    return f"user-{uuid.uuid4().hex[:12]}@example.com"
+    return new_email()
 
 
 def test_register_log_out_and_log_in_through_the_gateway(stack: Stack, email: str) -> None:
@@ -33,12 +31,9 @@ def test_register_log_out_and_log_in_through_the_gateway(stack: Stack, email: st
         assert set(me.json()) >= {"id", "email"}
 
     with httpx.Client(base_url=stack.gateway) as cli:
-        assert cli.get("/api/user", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-        assert (
-            cli.delete("/api/session", headers={"Authorization": f"Bearer {token}"}).status_code
-            == 204
-        )
-        after = cli.get("/api/user", headers={"Authorization": f"Bearer {token}"})
+        assert cli.get("/api/user", headers=bearer(token)).status_code == 200
+        assert cli.delete("/api/session", headers=bearer(token)).status_code == 204
+        after = cli.get("/api/user", headers=bearer(token))
         assert after.status_code == 401
         assert after.json()["message"]
 
@@ -61,7 +56,7 @@ def test_register_with_a_form_through_the_gateway(stack: Stack, email: str) -> N
 
 def test_many_wrong_passwords_are_throttled(stack: Stack, email: str) -> None:
     with httpx.Client(base_url=stack.gateway) as client:
-        client.post("/api/user", json={"email": email, "password": PASSWORD})
+        register_sync(client, email)
         statuses = [
             client.post("/api/session", json={"email": email, "password": "nope nope"}).status_code
             for _ in range(MAX_FAILURES + 1)

@@ -3,7 +3,6 @@ tasks completed over HTTP, `make digest AT=...` run as an operator would, mail r
 the development mail catcher."""
 
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,10 +13,10 @@ import httpx
 import psycopg
 import pytest
 
+from devsupport.accounts import new_email, register_sync
 from tests.conftest import NOTIFIER_DATABASE, Stack
+from tests.support.tasks import create_task_sync, set_status_sync
 from tracker_runtime.database import libpq_dsn
-
-PASSWORD = "correct horse battery"
 
 
 @dataclass(frozen=True)
@@ -27,16 +26,10 @@ class User:
     """Logged in with the user's Bearer token."""
 
     def add_tasks(self, *titles: str) -> list[str]:
-        ids = []
-        for title in titles:
-            response = self.client.post("/api/tasks", json={"title": title})
-            assert response.status_code == 201, response.text
-            ids.append(response.json()["id"])
-        return ids
+        return [create_task_sync(self.client, title=title)["id"] for title in titles]
 
     def complete(self, task_id: str) -> None:
-        response = self.client.patch(f"/api/tasks/{task_id}", json={"status": "done"})
-        assert response.status_code == 200, response.text
+        set_status_sync(self.client, None, task_id, "done")
 
 
 Register = Callable[[str], User]
@@ -50,13 +43,9 @@ def register(stack: Stack) -> Iterator[Register]:
     def new_user(timezone: str) -> User:
         client = httpx.Client(base_url=stack.gateway, timeout=10)
         clients.append(client)
-        email = f"digest-{uuid.uuid4().hex[:10]}@example.com"
-        response = client.post(
-            "/api/user", json={"email": email, "password": PASSWORD, "timezone": timezone}
-        )
-        assert response.status_code == 200, response.text
-        client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-        return User(email, client)
+        account = register_sync(client, new_email("digest"), timezone=timezone)
+        client.headers.update(account.headers)
+        return User(account.email, client)
 
     yield new_user
     for client in clients:

@@ -2,24 +2,21 @@
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
 
+from devsupport.accounts import bearer, new_email, register_sync
 from tests.conftest import Stack
-
-PASSWORD = "correct horse battery"
+from tests.support.tasks import create_task_sync
 
 
 @contextmanager
 def logged_in(stack: Stack) -> Iterator[httpx.Client]:
     """A client holding the session cookies of a newly registered person."""
     with httpx.Client(base_url=stack.gateway) as client:
-        email = f"tasks-{uuid.uuid4().hex[:10]}@example.com"
-        response = client.post("/api/user", json={"email": email, "password": PASSWORD})
-        assert response.status_code == 200
+        register_sync(client, new_email("tasks"))
         yield client
 
 
@@ -62,7 +59,7 @@ def test_create_list_edit_complete_reopen_and_delete(stack: Stack) -> None:
 
 def test_another_users_task_is_not_found_by_any_method(stack: Stack) -> None:
     with logged_in(stack) as owner, logged_in(stack) as stranger:
-        task_id = owner.post("/api/tasks", json={"title": "Mine"}).json()["id"]
+        task_id = create_task_sync(owner, title="Mine")["id"]
 
         answers = [
             stranger.get(f"/api/tasks/{task_id}"),
@@ -79,12 +76,12 @@ def test_another_users_task_is_not_found_by_any_method(stack: Stack) -> None:
 def test_logging_out_ends_access_to_tasks_at_once(stack: Stack) -> None:
     with logged_in(stack) as client:
         token = client.post("/api/session/refresh").json()["access_token"]
-        bearer = {"Authorization": f"Bearer {token}"}
+        headers = bearer(token)
         with httpx.Client(base_url=stack.gateway) as cli:
-            assert cli.get("/api/tasks", headers=bearer).status_code == 200
-            assert cli.delete("/api/session", headers=bearer).status_code == 204
+            assert cli.get("/api/tasks", headers=headers).status_code == 200
+            assert cli.delete("/api/session", headers=headers).status_code == 204
             logged_out_at = time.monotonic()
-            while cli.get("/api/tasks", headers=bearer).status_code != 401:
+            while cli.get("/api/tasks", headers=headers).status_code != 401:
                 # About 10 ms on a quiet machine; the bound leaves room for a loaded one while
                 # still failing if revocation never arrives (the token would live 15 minutes).
                 assert time.monotonic() - logged_out_at < 3.0, "still accepted after 3 s"

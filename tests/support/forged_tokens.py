@@ -18,6 +18,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from devsupport.accounts import bearer
 from tracker_auth.keys import SigningKey
 
 Forge = Callable[[SigningKey, str], str]
@@ -112,7 +113,7 @@ FORGED: dict[str, Forge] = {
 async def assert_refused(client: httpx.AsyncClient, path: str, token: str) -> None:
     """``GET path`` refuses the token both as a Bearer header and as the access cookie."""
     client.cookies.clear()
-    as_bearer = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+    as_bearer = await client.get(path, headers=bearer(token))
     client.cookies.set("tt_access", token, path="/api")
     as_cookie = await client.get(path)
     client.cookies.clear()

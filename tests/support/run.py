@@ -6,27 +6,21 @@ run drops them when it ends, and at its start drops those of earlier runs whose 
 gone (a run that was killed).
 """
 
-import fcntl
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
 
+from devsupport.rabbitmq import one_vhost_change_at_a_time, rabbitmqctl
 from tracker_runtime.settings import ENV_FILE_VARIABLE
 
 RUN_ID = os.environ.setdefault("TRACKER_TEST_RUN", f"run{os.getpid()}")
 POSTGRES = "postgresql://postgres@localhost:5432/postgres"
 RABBITMQ = "amqp://guest:guest@localhost:5672"
-VHOST_LOCK = Path(tempfile.gettempdir()) / "task-tracker-test-vhosts.lock"
 _OWNER = re.compile(r"[_-]run(\d+)$")
 
 
@@ -80,34 +74,8 @@ def _owner_gone(name: str) -> bool:
     return False
 
 
-def _rabbitmqctl(*arguments: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    rabbitmqctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
-    return subprocess.run(
-        [rabbitmqctl, "-q", *arguments],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=timeout,
-    )
-
-
-@contextmanager
-def _one_run_at_a_time() -> Iterator[None]:
-    """Virtual hosts are added and deleted by one run at a time on this machine: RabbitMQ
-    (3.10) can hang for good when two deletions of virtual hosts holding quorum queues (the
-    Celery worker's delayed-delivery queues) run at once."""
-    with open(VHOST_LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
-def add_vhost(name: str) -> None:
-    with _one_run_at_a_time():
-        _rabbitmqctl("add_vhost", name)
-
-
 def _vhosts() -> list[str]:
-    listed = _rabbitmqctl("list_vhosts", "--no-table-headers")
+    listed = rabbitmqctl("list_vhosts", "--no-table-headers")
     return [line.strip() for line in listed.stdout.splitlines() if line.strip()]
 
 
@@ -132,10 +100,10 @@ def drop(*, this_run: bool = True, abandoned: bool = False) -> list[str]:
             )
             connection.execute(statement)
             dropped.append(name)
-    with _one_run_at_a_time():
+    with one_vhost_change_at_a_time():
         for name in filter(doomed, _vhosts()):
             try:
-                _rabbitmqctl("delete_vhost", name, timeout=300)
+                rabbitmqctl("delete_vhost", name, timeout=300)
             except subprocess.TimeoutExpired:
                 # Left for the next run's start, which drops what dead runs left behind.
                 warnings.warn(f"RabbitMQ did not delete {name} in time", stacklevel=2)

@@ -4,7 +4,7 @@ process without touching the server every other test and session relies on."""
 import asyncio
 import contextlib
 
-from tests.support.network import free_port
+from devsupport.network import free_port
 
 
 class TcpProxy:

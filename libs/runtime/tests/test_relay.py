@@ -10,6 +10,7 @@ import aio_pika
 import pytest
 from sqlalchemy import func, select, text, update
 
+from devsupport.database import truncate_statement
 from tests.support.rabbitmq import observe_events
 from tests.support.tcp_proxy import TcpProxy
 from tracker_contracts import EVENTS_EXCHANGE, TaskCompleted, UserRegistered, parse_envelope
@@ -46,7 +47,7 @@ async def database() -> AsyncIterator[Database]:
 @pytest.fixture(autouse=True)
 async def empty_outbox(database: Database) -> None:
     async with database.engine.begin() as connection:
-        await connection.execute(text("TRUNCATE outbox"))
+        await connection.exec_driver_sql(truncate_statement(metadata))
 
 
 def relay_for(

@@ -9,18 +9,21 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import text
 
+from devsupport.accounts import Account, register
+from devsupport.database import import_models, truncate_statement
 from tracker_auth.config import Settings
 from tracker_auth.context import AuthContext
+from tracker_auth.db import Base
 from tracker_auth.main import create_app
 from tracker_auth.prestart import MIGRATIONS
 from tracker_runtime.migrations import prepare
 
-from .support import BASE_URL, PASSWORD, Account
+from .support import BASE_URL
 
 TEST_DATABASE_URL = os.environ["AUTH_TEST_DATABASE_URL"]
-TABLES = ("users", "sessions", "refresh_tokens", "login_throttles", "outbox")
+import_models("tracker_auth")
+EMPTY_TABLES = truncate_statement(Base.metadata, cascade=True)
 
 
 def make_settings(keys_dir: Path, **overrides: object) -> Settings:
@@ -64,7 +67,7 @@ def context(app: FastAPI) -> AuthContext:
 @pytest.fixture(autouse=True)
 async def empty_tables(app: FastAPI) -> None:
     async with app.state.database.engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+        await connection.exec_driver_sql(EMPTY_TABLES)
 
 
 @pytest.fixture
@@ -77,9 +80,4 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def account(client: httpx.AsyncClient) -> Account:
     """A registered user; the client holds their session cookies."""
-    response = await client.post(
-        "/api/user", json={"email": "ada@example.com", "password": PASSWORD}
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    return Account(body["id"], body["email"], PASSWORD, body["access_token"])
+    return await register(client, "ada@example.com")

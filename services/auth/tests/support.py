@@ -1,30 +1,14 @@
-"""Helpers shared by the auth tests."""
+"""Helpers shared by the auth tests (accounts: :mod:`devsupport.accounts`)."""
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import text
 
+from tests.support.database import fetch_all
 from tracker_contracts import UserUpdated, parse_envelope
 
 BASE_URL = "https://tracker.test"
-PASSWORD = "correct horse battery"
-
-
-@dataclass
-class Account:
-    id: str
-    email: str
-    password: str
-    access_token: str
-
-
-async def fetch_all(app: FastAPI, query: str, **params: object) -> list[dict[str, object]]:
-    async with app.state.database.engine.connect() as connection:
-        rows = await connection.execute(text(query), params)
-        return [dict(row._mapping) for row in rows]
 
 
 async def updated_events(app: FastAPI) -> list[dict[str, Any]]:

@@ -3,7 +3,9 @@
 import httpx
 import pytest
 
-from .support import BASE_URL, PASSWORD, Account
+from devsupport.accounts import PASSWORD, Account
+
+from .support import BASE_URL
 
 CREDENTIALS = {"email": "ada@example.com", "password": PASSWORD}
 

@@ -10,13 +10,15 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from devsupport.accounts import PASSWORD
+from tests.support.database import fetch_all
 from tests.support.rabbitmq import observe_events
 from tests.support.tcp_proxy import TcpProxy
 from tracker_auth.main import create_app
 from tracker_contracts import UserRegistered, parse_envelope
 
 from .conftest import make_settings
-from .support import BASE_URL, PASSWORD, fetch_all
+from .support import BASE_URL
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 import httpx
 
-from .support import Account
+from devsupport.accounts import Account
 
 
 async def test_healthz_answers_while_the_process_lives(client: httpx.AsyncClient) -> None:

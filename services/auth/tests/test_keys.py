@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
+from devsupport.accounts import bearer, register
 from tests.support.forged_tokens import with_claims
 from tracker_auth.config import Settings
 from tracker_auth.keys import SigningKey
@@ -19,7 +20,7 @@ from tracker_auth.main import create_app
 from tracker_runtime.settings import configuration_problems
 
 from .conftest import make_settings
-from .support import BASE_URL, PASSWORD
+from .support import BASE_URL
 
 CURRENT, NEXT, RETIRED, OLDER = (Ed25519PrivateKey.generate() for _ in range(4))
 NOT_CONFIGURED = Ed25519PrivateKey.generate()
@@ -62,15 +63,6 @@ async def rotating(rotating_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def register(client: httpx.AsyncClient) -> str:
-    response = await client.post(
-        "/api/user", json={"email": "rotation@example.com", "password": PASSWORD}
-    )
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
 async def test_the_jwks_publishes_every_key_once(rotating: httpx.AsyncClient) -> None:
     response = await rotating.get("/.well-known/jwks.json")
 
@@ -82,7 +74,7 @@ async def test_the_jwks_publishes_every_key_once(rotating: httpx.AsyncClient) ->
 
 
 async def test_tokens_are_signed_with_the_current_key_only(rotating: httpx.AsyncClient) -> None:
-    token = await register(rotating)
+    token = (await register(rotating, "rotation@example.com")).access_token
 
     assert jwt.get_unverified_header(token)["kid"] == SigningKey(CURRENT).kid
     jwks = (await rotating.get("/.well-known/jwks.json")).json()
@@ -100,11 +92,11 @@ async def test_tokens_of_every_published_key_verify(
 ) -> None:
     """A token of a previous key verifies until that key is dropped; one of the next key
     too, since replicas that already promoted it sign with it during a rolling update."""
-    genuine = await register(rotating)
+    genuine = (await register(rotating, "rotation@example.com")).access_token
     rotating.cookies.clear()
     token = with_claims()(SigningKey(key), genuine)
 
-    response = await rotating.get("/api/user", headers={"Authorization": f"Bearer {token}"})
+    response = await rotating.get("/api/user", headers=bearer(token))
 
     assert response.status_code == status
 

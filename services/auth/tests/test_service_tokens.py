@@ -1,6 +1,5 @@
 """Service tokens (client credentials) for internal APIs."""
 
-import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,18 +12,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from devsupport.accounts import Account, basic, bearer, service_token
 from tracker_auth.main import create_app
 from tracker_runtime.errors import APIError
 from tracker_runtime.tokens import InvalidToken
 
 from .conftest import make_settings
-from .support import BASE_URL, Account
+from .support import BASE_URL
 
 CLIENTS = {"notifier": {"secret": "dev-notifier-secret", "scopes": ["tasks:summaries"]}}
-
-
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
 @pytest.fixture
@@ -110,15 +106,9 @@ async def test_a_user_token_is_no_service_token(clients_app: FastAPI, account: A
 async def test_a_service_token_is_no_user_token(
     internal: httpx.AsyncClient,
 ) -> None:
-    token = (
-        await internal.post(
-            "/internal/token",
-            data={"grant_type": "client_credentials"},
-            headers=basic("notifier", "dev-notifier-secret"),
-        )
-    ).json()["access_token"]
+    token = await service_token(internal, "notifier", "dev-notifier-secret")
 
-    response = await internal.get("/api/user", headers={"Authorization": f"Bearer {token}"})
+    response = await internal.get("/api/user", headers=bearer(token))
 
     assert response.status_code == 401
 
@@ -127,13 +117,7 @@ async def test_a_token_without_the_scope_is_forbidden(clients_app: FastAPI) -> N
     verifier = clients_app.state.context.verifier
     transport = httpx.ASGITransport(app=clients_app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-        token = (
-            await client.post(
-                "/internal/token",
-                data={"grant_type": "client_credentials"},
-                headers=basic("notifier", "dev-notifier-secret"),
-            )
-        ).json()["access_token"]
+        token = await service_token(client, "notifier", "dev-notifier-secret")
 
     with pytest.raises(APIError) as refused:
         await verifier.service_subject(token, scope="tasks:write")

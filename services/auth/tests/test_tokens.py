@@ -6,10 +6,9 @@ import httpx
 import jwt
 import pytest
 
+from devsupport.accounts import Account, bearer
 from tests.support.forged_tokens import FORGED, Forge, assert_refused, claims_of, with_claims
 from tracker_auth.context import AuthContext
-
-from .support import Account
 
 CASES: dict[str, Forge] = {
     **FORGED,
@@ -38,7 +37,7 @@ async def test_the_genuine_token_is_accepted(
     client.cookies.clear()
     resigned = with_claims()(context.signing_key, account.access_token)
     for token in (account.access_token, resigned):
-        response = await client.get("/api/user", headers={"Authorization": f"Bearer {token}"})
+        response = await client.get("/api/user", headers=bearer(token))
         assert response.status_code == 200
 
 

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
+from devsupport.database import import_models, truncate_statement
 from tracker_notifier.config import Settings
-from tracker_notifier.db import Database, new_engine
+from tracker_notifier.db import Base, Database, new_engine
 from tracker_notifier.deliveries.service import DeliverySender
 from tracker_notifier.mail.smtp import Mailer, SmtpConfig
 from tracker_notifier.prestart import MIGRATIONS
@@ -24,8 +25,10 @@ from tracker_runtime.migrations import prepare
 from .support import SmtpServer, WorkerProcess, broker, purge, queue_consumers
 
 TEST_DATABASE_URL = os.environ["NOTIFIER_TEST_DATABASE_URL"]
-TABLES = ("processed_events", "recipients", "deliveries", "digest_claims")
-"""In the order the worker locks them, so that emptying them never deadlocks with it."""
+import_models("tracker_notifier")
+EMPTY_TABLES = truncate_statement(Base.metadata)
+"""Referenced tables first: the order the worker locks them (processed_events, recipients,
+deliveries, digest_claims), so that emptying them never deadlocks with it."""
 PUBLIC_URL = "https://tracker.example.org"
 MAIL_FROM = "task-tracker <no-reply@tracker.example.org>"
 
@@ -55,7 +58,7 @@ def database(engine: Engine) -> Database:
     """The test database, empty. Ids are not restarted: a task left over from an earlier
     run must never find a new row under an old id."""
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(TABLES)}"))
+        connection.exec_driver_sql(EMPTY_TABLES)
     return Database(engine)
 
 

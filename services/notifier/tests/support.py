@@ -2,12 +2,10 @@
 events published to RabbitMQ as the outbox relay publishes them."""
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,12 +23,15 @@ from aiosmtpd.smtp import SMTP
 from kombu.connection import Connection
 from sqlalchemy import select, text
 
+from devsupport.network import free_port
+from devsupport.processes import notifier_worker_command, spawn, stop_process
 from scripts.mail_catcher import MailCatcher
-from tests.support.network import free_port
-from tracker_contracts import Envelope, EventData, UserRegistered
+from tracker_contracts import Envelope, EventData
 from tracker_contracts.messaging import EVENTS_EXCHANGE
+from tracker_notifier.config import Settings
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
+from tracker_notifier.events.service import handle_event
 
 ROOT = Path(__file__).resolve().parents[3]
 WAIT_SECONDS = 20.0
@@ -214,8 +215,10 @@ def broker(*, confirm_publish: bool = False) -> Any:
     return Connection(os.environ["RABBITMQ_URL"], transport_options=options)
 
 
-def user_registered(email: str) -> Envelope[EventData]:
-    return Envelope.wrap(UserRegistered(user_id=uuid.uuid4(), email=email, timezone="UTC"))
+def handle(database: Database, envelope: Envelope[EventData], settings: Settings) -> list[int]:
+    """Handle one event in a transaction, as the worker's event task does."""
+    with database.transaction() as session:
+        return handle_event(session, envelope, settings)
 
 
 def publish_raw(
@@ -300,20 +303,13 @@ class WorkerProcess:
 
     def start(self, *, timeout: float = 30.0) -> None:
         name = f"notifier-test-{uuid.uuid4().hex[:8]}@%h"
-        command = [
-            sys.executable, "-m", "celery", "-A", "tracker_notifier.worker", "worker",
-            "--concurrency=1", "-Q", "notifier.tasks", "-n", name,
-            "--without-mingle", "--without-gossip", "--without-heartbeat",
-        ]  # fmt: skip
-        with self.log.open("ab") as output:
-            self._process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env={**os.environ, **self._environment},
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self._process = spawn(
+            notifier_worker_command(concurrency=1, name=name),
+            log=self.log,
+            environment={**os.environ, **self._environment},
+            cwd=ROOT,
+            append=True,
+        )
         wait_for(self._ready, timeout=timeout, what=f"the worker to start; log:\n{self.tail()}")
 
     def _ready(self) -> bool:
@@ -327,23 +323,13 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL the whole worker (main process and pool), as an OOM kill would."""
-        if self._process is not None and self._process.poll() is None:
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait(timeout=10)
+        if self._process is not None:
+            stop_process(self._process, signal_number=signal.SIGKILL)
 
     def stop(self) -> None:
         """Warm shutdown, and a kill if that takes too long; always leaves nothing behind."""
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # pool processes left behind, if any
-        if process.poll() is None:
-            process.wait(timeout=10)
+        if self._process is not None:
+            stop_process(self._process, group=False)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 from sqlalchemy import func, select
 
+from tests.support.events import user_registered
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import DeliveryStatus
 from tracker_notifier.events.models import ProcessedEvent
@@ -23,7 +24,6 @@ from .support import (
     publish_raw,
     take_messages,
     unique,
-    user_registered,
     wait_for,
     wait_for_mail,
     wait_for_status,

@@ -1,5 +1,6 @@
 """A worker killed, or cut off from its database, in the middle of sending a mail."""
 
+from tests.support.events import user_registered
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import DeliveryStatus
 from tracker_runtime.kombu_topology import TASK_DEAD_LETTER_QUEUE
@@ -12,7 +13,6 @@ from .support import (
     take_messages,
     terminate_lock_holder,
     unique,
-    user_registered,
     wait_for,
     wait_for_status,
 )

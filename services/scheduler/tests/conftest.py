@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from kombu.connection import Connection
 
-from tests.support.rabbitmq import ensure_rabbitmq_vhost
+from devsupport.rabbitmq import ensure_rabbitmq_vhost
 from tracker_runtime.kombu_topology import TASK_QUEUE, declare_topology
 
 SCHEDULER_RABBITMQ_URL = os.environ["SCHEDULER_TEST_RABBITMQ_URL"]

@@ -14,6 +14,7 @@ import pytest
 from celery import Celery
 from kombu.entity import Queue
 
+from devsupport.processes import spawn, stop_process
 from tracker_contracts.messaging import (
     DEAD_LETTER_EXCHANGE,
     DELIVERY_LIMIT,
@@ -224,15 +225,12 @@ def test_celery_beat_starts_keeps_its_schedule_and_stops_cleanly_on_sigterm(
         "SCHEDULER_DATA_DIR": str(data_dir),
         "SCHEDULER_DIGEST_CRON": "0 0 1 1 *",
     }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tracker_scheduler.beat", "beat"],
-            cwd=tmp_path,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = spawn(
+        [sys.executable, "-m", "celery", "-A", "tracker_scheduler.beat", "beat"],
+        log=log,
+        environment=environment,
+        cwd=tmp_path,
+    )
     try:
         deadline = time.monotonic() + 30
         while not list(data_dir.glob(SCHEDULE_FILES)):
@@ -242,12 +240,9 @@ def test_celery_beat_starts_keeps_its_schedule_and_stops_cleanly_on_sigterm(
         time.sleep(1)  # into its loop
         assert process.poll() is None, f"beat exited:\n{log.read_text()}"
 
-        process.send_signal(signal.SIGTERM)
-        returncode = process.wait(timeout=20)
+        returncode = stop_process(process, group=False, timeout=20)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_process(process, signal_number=signal.SIGKILL)
 
     output_text = log.read_text(errors="replace")
     assert returncode == 0, output_text

@@ -13,9 +13,11 @@ from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
-from sqlalchemy import text
 
+from devsupport.accounts import Account, register
+from devsupport.database import import_models, truncate_statement
 from tracker_auth.config import Settings as AuthSettings
+from tracker_auth.db import Base as AuthBase
 from tracker_auth.main import create_app as create_auth_app
 from tracker_auth.prestart import MIGRATIONS as AUTH_MIGRATIONS
 from tracker_contracts.internal import SUMMARIES_SCOPE
@@ -23,22 +25,18 @@ from tracker_contracts.messaging import TASKS_EVENTS
 from tracker_runtime.messaging import declare_topology, new_broker
 from tracker_runtime.migrations import prepare
 from tracker_tasks.config import Settings
+from tracker_tasks.db import Base
 from tracker_tasks.main import create_app
 from tracker_tasks.prestart import MIGRATIONS
 
-from .support import (
-    AUTH_URL,
-    BASE_URL,
-    NOTIFIER_SECRET,
-    STRANGER_SECRET,
-    Account,
-    register,
-)
+from .support import AUTH_URL, BASE_URL, NOTIFIER_SECRET, STRANGER_SECRET
 
 TEST_DATABASE_URL = os.environ["TASKS_TEST_DATABASE_URL"]
 AUTH_TEST_DATABASE_URL = os.environ["TASKS_AUTH_TEST_DATABASE_URL"]
-TABLES = ("tasks", "revoked_sessions", "outbox")
-AUTH_TABLES = ("users", "sessions", "refresh_tokens", "login_throttles", "outbox")
+import_models("tracker_tasks")
+import_models("tracker_auth")
+EMPTY_TABLES = truncate_statement(Base.metadata)
+EMPTY_AUTH_TABLES = truncate_statement(AuthBase.metadata, cascade=True)
 
 
 PREVIOUS_SIGNING_KEY = Ed25519PrivateKey.generate()
@@ -128,9 +126,9 @@ async def app(settings: Settings, auth_app: FastAPI) -> AsyncIterator[FastAPI]:
 @pytest.fixture(autouse=True)
 async def empty_tables(app: FastAPI, auth_app: FastAPI) -> None:
     async with app.state.database.engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {', '.join(TABLES)}"))
+        await connection.exec_driver_sql(EMPTY_TABLES)
     async with auth_app.state.database.engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {', '.join(AUTH_TABLES)} CASCADE"))
+        await connection.exec_driver_sql(EMPTY_AUTH_TABLES)
 
 
 @pytest.fixture

@@ -4,11 +4,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from devsupport.accounts import Account, bearer, service_token
 from tests.support.forged_tokens import FORGED, Forge, assert_refused, with_claims
 from tracker_auth.keys import SigningKey
 
 from .conftest import PREVIOUS_SIGNING_KEY
-from .support import NOTIFIER_SECRET, Account, bearer, service_token
+from .support import NOTIFIER_SECRET
 
 
 @pytest.mark.parametrize("forge", FORGED.values(), ids=FORGED.keys())

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from devsupport.accounts import Account
 from tracker_auth.config import Settings
 from tracker_auth.main import create_app
 from tracker_auth.sessions.models import AuthSession, LoginThrottle, RefreshToken
@@ -18,7 +19,6 @@ from tracker_auth.sessions.service import forget_expired
 from tracker_runtime.database import Database
 
 from ..conftest import make_settings
-from ..support import Account
 
 RETENTION = timedelta(days=30)  # the default AUTH_SESSION_RETENTION
 

@@ -7,14 +7,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from devsupport.accounts import PASSWORD, Account, bearer
+from tests.support.database import fetch_all
 from tests.support.forged_tokens import claims_of
 from tracker_contracts import parse_envelope
-
-from ..support import PASSWORD, Account, fetch_all
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def set_cookies(response: httpx.Response) -> dict[str, SimpleCookie]:

@@ -8,9 +8,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from devsupport.accounts import Account
+from tests.support.database import fetch_all
 from tracker_runtime.outbox import add_event
 
-from ..support import BASE_URL, Account, fetch_all, updated_events
+from ..support import BASE_URL, updated_events
 
 
 async def stored_user(app: FastAPI) -> dict[str, object]:
@@ -272,7 +274,7 @@ async def test_a_bearer_token_may_change_the_preferences(
     response = await client.patch(
         "/api/user",
         json={"timezone": "Pacific/Auckland"},
-        headers={"Authorization": f"Bearer {account.access_token}"},
+        headers=account.headers,
     )
 
     assert response.status_code == 200
@@ -288,7 +290,7 @@ async def test_an_ended_session_may_not_change_the_preferences(
     response = await client.patch(
         "/api/user",
         json={"digest_enabled": False},
-        headers={"Authorization": f"Bearer {account.access_token}"},
+        headers=account.headers,
     )
 
     assert response.status_code == 401

@@ -7,11 +7,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from devsupport.accounts import PASSWORD, Account
+from tests.support.database import fetch_all
 from tracker_auth.context import AuthContext
 from tracker_auth.sessions import service as sessions
 from tracker_contracts import parse_envelope
 
-from ..support import BASE_URL, PASSWORD, Account, fetch_all
+from ..support import BASE_URL
 
 
 async def test_register_with_json_logs_the_user_in(client: httpx.AsyncClient) -> None:
@@ -156,8 +158,8 @@ async def test_registration_writes_user_registered_to_the_outbox_with_the_user(
         "email": "ada@example.com",
         "timezone": "Asia/Tokyo",
     }
-    assert row["headers"]["event_version"] == 1  # type: ignore[index]
-    assert row["headers"]["x-request-id"] == response.headers["x-request-id"]  # type: ignore[index]
+    assert row["headers"]["event_version"] == 1
+    assert row["headers"]["x-request-id"] == response.headers["x-request-id"]
 
 
 async def test_a_refused_registration_writes_no_event(

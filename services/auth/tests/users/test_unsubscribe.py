@@ -10,10 +10,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from devsupport.accounts import PASSWORD, Account, bearer
+from tests.support.database import fetch_all
 from tracker_auth.context import AuthContext
 from tracker_runtime import unsubscribe as tokens
 
-from ..support import BASE_URL, PASSWORD, Account, fetch_all, updated_events
+from ..support import BASE_URL, updated_events
 
 PATH = "/api/user/unsubscribe"
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
@@ -239,7 +241,7 @@ async def test_the_token_does_not_log_anyone_in(
 ) -> None:
     token = token_for(context, account.id)
 
-    as_bearer = await mail_client.get("/api/user", headers={"Authorization": f"Bearer {token}"})
+    as_bearer = await mail_client.get("/api/user", headers=bearer(token))
     mail_client.cookies.set("tt_access", token, path="/api")
     as_cookie = await mail_client.get("/api/user")
 

@@ -1,10 +1,10 @@
 """Sending deliveries against the real database and a real SMTP server, without a worker."""
 
-import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import update
 
+from tests.support.events import user_registered
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries import repository
 from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
@@ -12,13 +12,12 @@ from tracker_notifier.deliveries.service import DeliverySender, Outcome, retry_d
 from tracker_notifier.events.service import handle_event
 
 from ..conftest import make_settings
-from ..events.test_service import registered
 from ..support import SmtpServer
 
 
 def new_delivery(database: Database, email: str = "ada@example.com") -> int:
     with database.transaction() as session:
-        [delivery_id] = handle_event(session, registered(uuid.uuid4(), email), make_settings())
+        [delivery_id] = handle_event(session, user_registered(email), make_settings())
     return delivery_id
 
 

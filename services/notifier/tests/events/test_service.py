@@ -5,34 +5,21 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from tracker_contracts import Envelope, EventData, SessionRevoked, UserRegistered
-from tracker_notifier.config import Settings
+from tests.support import events
+from tests.support.events import user_registered
+from tracker_contracts import SessionRevoked, UserRegistered
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import Delivery
-from tracker_notifier.events.service import handle_event
 from tracker_notifier.recipients.models import Recipient
 
 from ..conftest import make_settings
-
-
-def registered(
-    user_id: uuid.UUID, email: str, *, at: datetime | None = None
-) -> Envelope[EventData]:
-    data = UserRegistered(user_id=user_id, email=email, timezone="Europe/Berlin")
-    return Envelope[EventData](
-        event_type=data.EVENT_TYPE, data=data, occurred_at=at or datetime.now(UTC)
-    )
-
-
-def handle(database: Database, envelope: Envelope[EventData], settings: Settings) -> list[int]:
-    with database.transaction() as session:
-        return handle_event(session, envelope, settings)
+from ..support import handle
 
 
 def test_a_registration_stores_the_recipient_and_one_welcome_delivery(database: Database) -> None:
     settings = make_settings()
     user_id = uuid.uuid4()
-    envelope = registered(user_id, "ada@example.com")
+    envelope = user_registered("ada@example.com", user_id=user_id)
 
     [delivery_id] = handle(database, envelope, settings)
 
@@ -54,7 +41,7 @@ def test_a_registration_stores_the_recipient_and_one_welcome_delivery(database: 
 
 def test_a_duplicate_only_returns_deliveries_no_task_has_touched(database: Database) -> None:
     settings = make_settings()
-    envelope = registered(uuid.uuid4(), "ada@example.com")
+    envelope = user_registered("ada@example.com")
     [delivery_id] = handle(database, envelope, settings)
 
     # Killed after the commit and before the send was enqueued: the redelivery enqueues it.
@@ -70,11 +57,11 @@ def test_a_duplicate_only_returns_deliveries_no_task_has_touched(database: Datab
 def test_a_user_is_welcomed_once_even_under_another_event_id(database: Database) -> None:
     settings = make_settings()
     user_id = uuid.uuid4()
-    [delivery_id] = handle(database, registered(user_id, "ada@example.com"), settings)
+    [delivery_id] = handle(database, user_registered("ada@example.com", user_id=user_id), settings)
     with database.transaction() as session:
         session.execute(update(Delivery).values(status="sent", attempts=1))
 
-    assert handle(database, registered(user_id, "ada@example.com"), settings) == []
+    assert handle(database, user_registered("ada@example.com", user_id=user_id), settings) == []
     with database.transaction() as session:
         assert session.scalars(select(Delivery.id)).all() == [delivery_id]
 
@@ -83,8 +70,12 @@ def test_an_older_event_never_overwrites_newer_recipient_data(database: Database
     settings = make_settings()
     user_id = uuid.uuid4()
     now = datetime.now(UTC)
-    handle(database, registered(user_id, "new@example.com", at=now), settings)
-    handle(database, registered(user_id, "old@example.com", at=now - timedelta(hours=1)), settings)
+    handle(database, user_registered("new@example.com", user_id=user_id, at=now), settings)
+    handle(
+        database,
+        user_registered("old@example.com", user_id=user_id, at=now - timedelta(hours=1)),
+        settings,
+    )
 
     with database.transaction() as session:
         recipient = session.get(Recipient, user_id)
@@ -96,7 +87,7 @@ def test_an_unknown_timezone_falls_back_to_the_default(database: Database) -> No
     settings = make_settings(default_timezone="America/New_York")
     user_id = uuid.uuid4()
     data = UserRegistered(user_id=user_id, email="ada@example.com", timezone="Mars/Olympus")
-    handle(database, Envelope[EventData](event_type=data.EVENT_TYPE, data=data), settings)
+    handle(database, events.envelope(data), settings)
 
     with database.transaction() as session:
         recipient = session.get(Recipient, user_id)
@@ -108,6 +99,6 @@ def test_events_the_notifier_does_not_handle_change_nothing(database: Database) 
     data = SessionRevoked(
         session_id=uuid.uuid4(), user_id=uuid.uuid4(), expires_at=datetime.now(UTC)
     )
-    envelope = Envelope[EventData](event_type=data.EVENT_TYPE, data=data)
+    revoked = events.envelope(data)
 
-    assert handle(database, envelope, make_settings()) == []
+    assert handle(database, revoked, make_settings()) == []

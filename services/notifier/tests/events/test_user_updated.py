@@ -3,53 +3,17 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import func, select
 
-from tracker_contracts import Envelope, EventData, UserRegistered, UserUpdated
-from tracker_notifier.config import Settings
+from tests.support.events import user_registered, user_updated
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import Delivery
-from tracker_notifier.events.service import handle_event
 from tracker_notifier.recipients.models import Recipient
 
-from ..conftest import TABLES, make_settings
+from ..conftest import make_settings
+from ..support import handle
 
 NOW = datetime(2031, 3, 14, 9, 26, 53, tzinfo=UTC)
-
-
-@pytest.fixture
-def database(engine: Engine) -> Database:
-    """The test database, empty, rows that reference recipients (digest claims) included."""
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
-    return Database(engine)
-
-
-def registered(
-    user_id: uuid.UUID, *, at: datetime, timezone: str = "Europe/Berlin"
-) -> Envelope[EventData]:
-    data = UserRegistered(user_id=user_id, email="ada@example.com", timezone=timezone)
-    return Envelope[EventData](event_type=data.EVENT_TYPE, data=data, occurred_at=at)
-
-
-def updated(
-    user_id: uuid.UUID,
-    *,
-    at: datetime,
-    timezone: str = "Europe/Berlin",
-    digest_enabled: bool = True,
-    email: str = "ada@example.com",
-) -> Envelope[EventData]:
-    data = UserUpdated(
-        user_id=user_id, email=email, timezone=timezone, digest_enabled=digest_enabled
-    )
-    return Envelope[EventData](event_type=data.EVENT_TYPE, data=data, occurred_at=at)
-
-
-def handle(database: Database, envelope: Envelope[EventData], settings: Settings) -> list[int]:
-    with database.transaction() as session:
-        return handle_event(session, envelope, settings)
 
 
 def recipient(database: Database, user_id: uuid.UUID) -> tuple[str, str, bool, datetime]:
@@ -67,11 +31,13 @@ def deliveries(database: Database) -> int:
 def test_an_update_changes_timezone_and_digest(database: Database) -> None:
     settings = make_settings()
     user_id = uuid.uuid4()
-    handle(database, registered(user_id, at=NOW), settings)
+    handle(database, user_registered(user_id=user_id, at=NOW), settings)
     later = NOW + timedelta(minutes=5)
 
     sent = handle(
-        database, updated(user_id, at=later, timezone="Asia/Tokyo", digest_enabled=False), settings
+        database,
+        user_updated(user_id, at=later, timezone="Asia/Tokyo", digest_enabled=False),
+        settings,
     )
 
     assert sent == []  # no mail for a change of preferences
@@ -82,12 +48,18 @@ def test_an_update_changes_timezone_and_digest(database: Database) -> None:
 def test_the_digest_can_be_turned_on_again(database: Database) -> None:
     settings = make_settings()
     user_id = uuid.uuid4()
-    handle(database, registered(user_id, at=NOW), settings)
+    handle(database, user_registered(user_id=user_id, at=NOW), settings)
     handle(
-        database, updated(user_id, at=NOW + timedelta(minutes=1), digest_enabled=False), settings
+        database,
+        user_updated(user_id, at=NOW + timedelta(minutes=1), digest_enabled=False),
+        settings,
     )
 
-    handle(database, updated(user_id, at=NOW + timedelta(minutes=2), digest_enabled=True), settings)
+    handle(
+        database,
+        user_updated(user_id, at=NOW + timedelta(minutes=2), digest_enabled=True),
+        settings,
+    )
 
     assert recipient(database, user_id)[2] is True
 
@@ -95,10 +67,12 @@ def test_the_digest_can_be_turned_on_again(database: Database) -> None:
 def test_the_email_in_the_update_is_kept(database: Database) -> None:
     settings = make_settings()
     user_id = uuid.uuid4()
-    handle(database, registered(user_id, at=NOW), settings)
+    handle(database, user_registered(user_id=user_id, at=NOW), settings)
 
     handle(
-        database, updated(user_id, at=NOW + timedelta(seconds=1), email="ada@new.example"), settings
+        database,
+        user_updated(user_id, at=NOW + timedelta(seconds=1), email="ada@new.example"),
+        settings,
     )
 
     assert recipient(database, user_id)[0] == "ada@new.example"
@@ -107,14 +81,16 @@ def test_the_email_in_the_update_is_kept(database: Database) -> None:
 def test_an_older_update_arriving_after_a_newer_one_changes_nothing(database: Database) -> None:
     settings = make_settings()
     user_id = uuid.uuid4()
-    handle(database, registered(user_id, at=NOW - timedelta(days=1)), settings)
+    handle(database, user_registered(user_id=user_id, at=NOW - timedelta(days=1)), settings)
     handle(
-        database, updated(user_id, at=NOW, timezone="Asia/Tokyo", digest_enabled=False), settings
+        database,
+        user_updated(user_id, at=NOW, timezone="Asia/Tokyo", digest_enabled=False),
+        settings,
     )
 
     sent = handle(
         database,
-        updated(
+        user_updated(
             user_id,
             at=NOW - timedelta(hours=1),
             timezone="America/Chicago",
@@ -134,10 +110,14 @@ def test_a_late_registration_does_not_undo_a_newer_update(database: Database) ->
     settings = make_settings()
     user_id = uuid.uuid4()
     handle(
-        database, updated(user_id, at=NOW, timezone="Asia/Tokyo", digest_enabled=False), settings
+        database,
+        user_updated(user_id, at=NOW, timezone="Asia/Tokyo", digest_enabled=False),
+        settings,
     )
 
-    sent = handle(database, registered(user_id, at=NOW - timedelta(seconds=1)), settings)
+    sent = handle(
+        database, user_registered(user_id=user_id, at=NOW - timedelta(seconds=1)), settings
+    )
 
     assert len(sent) == 1  # the welcome mail
     assert recipient(database, user_id) == ("ada@example.com", "Asia/Tokyo", False, NOW)
@@ -151,7 +131,7 @@ def test_an_update_for_a_user_never_registered_here_creates_the_recipient(
 
     sent = handle(
         database,
-        updated(user_id, at=NOW, timezone="Africa/Nairobi", digest_enabled=False),
+        user_updated(user_id, at=NOW, timezone="Africa/Nairobi", digest_enabled=False),
         settings,
     )
 
@@ -163,10 +143,12 @@ def test_an_update_for_a_user_never_registered_here_creates_the_recipient(
 def test_an_unknown_timezone_falls_back_to_the_default(database: Database) -> None:
     settings = make_settings(default_timezone="America/New_York")
     user_id = uuid.uuid4()
-    handle(database, registered(user_id, at=NOW), settings)
+    handle(database, user_registered(user_id=user_id, at=NOW), settings)
 
     handle(
-        database, updated(user_id, at=NOW + timedelta(seconds=1), timezone="Mars/Olympus"), settings
+        database,
+        user_updated(user_id, at=NOW + timedelta(seconds=1), timezone="Mars/Olympus"),
+        settings,
     )
 
     assert recipient(database, user_id)[1] == "America/New_York"
@@ -178,7 +160,7 @@ def test_an_unknown_timezone_for_a_new_recipient_falls_back_to_the_default(
     settings = make_settings(default_timezone="Europe/Madrid")
     user_id = uuid.uuid4()
 
-    handle(database, updated(user_id, at=NOW, timezone="Not/A_Zone"), settings)
+    handle(database, user_updated(user_id, at=NOW, timezone="Not/A_Zone"), settings)
 
     assert recipient(database, user_id)[1] == "Europe/Madrid"
 
@@ -188,9 +170,13 @@ def test_a_redelivered_update_is_applied_once(database: Database) -> None:
     changes nothing and sends nothing."""
     settings = make_settings()
     user_id = uuid.uuid4()
-    first = updated(user_id, at=NOW, digest_enabled=False)
+    first = user_updated(user_id, at=NOW, digest_enabled=False)
     handle(database, first, settings)
-    handle(database, updated(user_id, at=NOW + timedelta(seconds=1), digest_enabled=True), settings)
+    handle(
+        database,
+        user_updated(user_id, at=NOW + timedelta(seconds=1), digest_enabled=True),
+        settings,
+    )
 
     assert handle(database, first, settings) == []
 
@@ -200,10 +186,12 @@ def test_a_redelivered_update_is_applied_once(database: Database) -> None:
 def test_updates_of_one_user_leave_the_others_alone(database: Database) -> None:
     settings = make_settings()
     ada, grace = uuid.uuid4(), uuid.uuid4()
-    handle(database, registered(ada, at=NOW), settings)
-    handle(database, registered(grace, at=NOW), settings)
+    handle(database, user_registered(user_id=ada, at=NOW), settings)
+    handle(database, user_registered(user_id=grace, at=NOW), settings)
 
-    handle(database, updated(grace, at=NOW + timedelta(seconds=1), digest_enabled=False), settings)
+    handle(
+        database, user_updated(grace, at=NOW + timedelta(seconds=1), digest_enabled=False), settings
+    )
 
     assert recipient(database, ada)[2] is True
     assert recipient(database, grace)[2] is False

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.support.network import free_port
+from devsupport.network import free_port
 from tracker_notifier.mail.smtp import Mailer, PermanentMailError, SmtpConfig, TransientMailError
 
 from ..support import SmtpServer

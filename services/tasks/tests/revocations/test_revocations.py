@@ -16,6 +16,8 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import make_url
 
+from devsupport.accounts import Account, bearer, log_in
+from tests.support.database import execute, fetch_all
 from tests.support.forged_tokens import claims_of
 from tests.support.tcp_proxy import TcpProxy
 from tracker_contracts import Envelope, SessionRevoked, UserRegistered
@@ -23,7 +25,7 @@ from tracker_contracts.messaging import EVENTS_EXCHANGE, TASKS_EVENTS
 from tracker_tasks.main import create_app
 
 from ..conftest import TEST_DATABASE_URL, jwks_client, make_settings
-from ..support import BASE_URL, PASSWORD, Account, execute, fetch_all
+from ..support import BASE_URL
 
 
 async def wait_until_refused(client: httpx.AsyncClient, token: str, timeout: float = 5.0) -> float:
@@ -31,7 +33,7 @@ async def wait_until_refused(client: httpx.AsyncClient, token: str, timeout: flo
     started = time.monotonic()
     async with asyncio.timeout(timeout):
         while True:
-            response = await client.get("/api/tasks", headers={"Authorization": f"Bearer {token}"})
+            response = await client.get("/api/tasks", headers=bearer(token))
             if response.status_code == 401:
                 return time.monotonic() - started
             assert response.status_code == 200
@@ -110,11 +112,8 @@ async def test_logging_out_ends_the_session_here_within_moments(
     refused = await client.get("/api/tasks", headers=alice.headers)
     assert refused.json()["message"] == "This session has ended; log in again"
     # Only that session ended: a new login works.
-    login = await auth.post("/api/session", json={"email": alice.email, "password": PASSWORD})
-    token = login.json()["access_token"]
-    assert (
-        await client.get("/api/tasks", headers={"Authorization": f"Bearer {token}"})
-    ).status_code == 200
+    again = await log_in(auth, alice.email)
+    assert (await client.get("/api/tasks", headers=again.headers)).status_code == 200
 
 
 async def test_a_redelivered_revocation_changes_nothing(app: FastAPI) -> None:

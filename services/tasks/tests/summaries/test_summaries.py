@@ -11,17 +11,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
+from devsupport.accounts import Account, bearer, service_token
+from tests.support.database import execute
 from tracker_contracts.internal import SUMMARIES_PATH, SummariesResponse
 from tracker_runtime.logging import request_id_var
 
-from ..support import (
-    NOTIFIER_SECRET,
-    STRANGER_SECRET,
-    Account,
-    bearer,
-    execute,
-    service_token,
-)
+from ..support import NOTIFIER_SECRET, STRANGER_SECRET
 
 DAY = datetime(2026, 3, 14, tzinfo=UTC)
 NEXT_DAY = DAY + timedelta(days=1)

@@ -7,14 +7,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from ..support import Account, fetch_all
-
-
-async def new_task(client: httpx.AsyncClient, account: Account) -> dict[str, Any]:
-    response = await client.post("/api/tasks", json={"title": "Shared"}, headers=account.headers)
-    assert response.status_code == 201
-    task: dict[str, Any] = response.json()
-    return task
+from devsupport.accounts import Account
+from tests.support.database import fetch_all
+from tests.support.tasks import create_task
 
 
 async def patch(
@@ -27,7 +22,7 @@ async def patch(
 async def test_the_current_etag_lets_the_change_through(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
-    task = await new_task(client, alice)
+    task = await create_task(client, alice, title="Shared")
     etag = (await client.get(f"/api/tasks/{task['id']}", headers=alice.headers)).headers["etag"]
 
     response = await patch(client, alice, task["id"], etag, title="Mine now")
@@ -39,7 +34,7 @@ async def test_the_current_etag_lets_the_change_through(
 async def test_a_stale_etag_is_refused_with_412_and_changes_nothing(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
-    task = await new_task(client, alice)
+    task = await create_task(client, alice, title="Shared")
     await patch(client, alice, task["id"], None, title="Changed elsewhere")
 
     response = await patch(client, alice, task["id"], '"1"', title="Based on old data")
@@ -56,7 +51,7 @@ async def test_a_stale_etag_is_refused_with_412_and_changes_nothing(
 async def test_wildcard_and_lists_of_etags_match(
     client: httpx.AsyncClient, alice: Account, if_match: str
 ) -> None:
-    task = await new_task(client, alice)
+    task = await create_task(client, alice, title="Shared")
 
     response = await patch(client, alice, task["id"], if_match, status="done")
 
@@ -67,7 +62,7 @@ async def test_wildcard_and_lists_of_etags_match(
 async def test_weak_or_malformed_etags_never_match(
     client: httpx.AsyncClient, alice: Account, if_match: str
 ) -> None:
-    task = await new_task(client, alice)
+    task = await create_task(client, alice, title="Shared")
 
     response = await patch(client, alice, task["id"], if_match, status="done")
 
@@ -77,7 +72,7 @@ async def test_weak_or_malformed_etags_never_match(
 async def test_if_match_on_a_missing_or_foreign_task_is_404(
     client: httpx.AsyncClient, alice: Account, bob: Account
 ) -> None:
-    task = await new_task(client, alice)
+    task = await create_task(client, alice, title="Shared")
 
     for if_match in ('"1"', '"5"', "*"):
         response = await patch(client, bob, task["id"], if_match, title="Bob's")
@@ -87,7 +82,7 @@ async def test_if_match_on_a_missing_or_foreign_task_is_404(
 async def test_of_two_concurrent_changes_from_one_version_only_one_wins(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
-    task = await new_task(client, alice)
+    task = await create_task(client, alice, title="Shared")
 
     first, second = await asyncio.gather(
         patch(client, alice, task["id"], '"1"', title="Edited on the phone"),
@@ -104,7 +99,7 @@ async def test_of_two_concurrent_changes_from_one_version_only_one_wins(
 async def test_concurrent_completions_announce_the_task_once(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
-    task = await new_task(client, alice)
+    task = await create_task(client, alice, title="Shared")
 
     answers = await asyncio.gather(
         *(patch(client, alice, task["id"], None, status="done") for _ in range(5))

@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ..support import Account
+from devsupport.accounts import Account
+from tests.support.tasks import create_task
 
 TASK_FIELDS = {
     "id",
@@ -19,13 +20,6 @@ TASK_FIELDS = {
     "updated_at",
     "version",
 }
-
-
-async def create(client: httpx.AsyncClient, account: Account, **body: Any) -> dict[str, Any]:
-    response = await client.post("/api/tasks", json=body, headers=account.headers)
-    assert response.status_code == 201, response.text
-    task: dict[str, Any] = response.json()
-    return task
 
 
 def rfc3339(value: str) -> datetime:
@@ -64,7 +58,7 @@ async def test_create_accepts_a_form_body(client: httpx.AsyncClient, alice: Acco
 
 
 async def test_a_task_can_be_read_back(client: httpx.AsyncClient, alice: Account) -> None:
-    created = await create(client, alice, title="Call mum", description="Sunday")
+    created = await create_task(client, alice, title="Call mum", description="Sunday")
 
     response = await client.get(f"/api/tasks/{created['id']}", headers=alice.headers)
 
@@ -76,7 +70,7 @@ async def test_a_task_can_be_read_back(client: httpx.AsyncClient, alice: Account
 async def test_patch_changes_only_the_fields_sent(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
-    created = await create(client, alice, title="Draft", description="Keep me")
+    created = await create_task(client, alice, title="Draft", description="Keep me")
 
     response = await client.patch(
         f"/api/tasks/{created['id']}", json={"title": "Final"}, headers=alice.headers
@@ -95,7 +89,7 @@ async def test_patch_changes_only_the_fields_sent(
 async def test_completing_stamps_completed_at_and_reopening_clears_it(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
-    created = await create(client, alice, title="Ship it")
+    created = await create_task(client, alice, title="Ship it")
     url = f"/api/tasks/{created['id']}"
 
     done = (await client.patch(url, json={"status": "done"}, headers=alice.headers)).json()
@@ -112,7 +106,7 @@ async def test_completing_stamps_completed_at_and_reopening_clears_it(
 async def test_delete_answers_204_and_the_task_is_gone(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
-    created = await create(client, alice, title="Temporary")
+    created = await create_task(client, alice, title="Temporary")
     url = f"/api/tasks/{created['id']}"
 
     deleted = await client.delete(url, headers=alice.headers)
@@ -128,7 +122,7 @@ async def test_delete_answers_204_and_the_task_is_gone(
 async def test_another_persons_task_is_not_found_by_any_method(
     client: httpx.AsyncClient, alice: Account, bob: Account
 ) -> None:
-    task = await create(client, alice, title="Alice's secret")
+    task = await create_task(client, alice, title="Alice's secret")
     url = f"/api/tasks/{task['id']}"
 
     answers = [
@@ -249,7 +243,7 @@ UPDATE_INVALID: dict[str, tuple[Any, str | None]] = {
 async def test_invalid_changes_are_refused(
     client: httpx.AsyncClient, alice: Account, body: Any, field: str | None
 ) -> None:
-    task = await create(client, alice, title="Unchanged", description="As before")
+    task = await create_task(client, alice, title="Unchanged", description="As before")
 
     response = await client.patch(f"/api/tasks/{task['id']}", json=body, headers=alice.headers)
 

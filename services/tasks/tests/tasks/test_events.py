@@ -9,29 +9,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from devsupport.accounts import Account
+from tests.support.database import fetch_all
 from tests.support.rabbitmq import observe_events
+from tests.support.tasks import create_task, set_status
 from tracker_contracts import TaskCompleted, parse_envelope
 from tracker_runtime.outbox import add_event
 
-from ..support import BASE_URL, Account, fetch_all
-
-
-async def new_task(client: httpx.AsyncClient, account: Account, title: str) -> dict[str, Any]:
-    response = await client.post("/api/tasks", json={"title": title}, headers=account.headers)
-    assert response.status_code == 201
-    task: dict[str, Any] = response.json()
-    return task
-
-
-async def set_status(
-    client: httpx.AsyncClient, account: Account, task_id: str, status: str
-) -> dict[str, Any]:
-    response = await client.patch(
-        f"/api/tasks/{task_id}", json={"status": status}, headers=account.headers
-    )
-    assert response.status_code == 200, response.text
-    task: dict[str, Any] = response.json()
-    return task
+from ..support import BASE_URL
 
 
 def completed_task_id(body: bytes) -> str | None:
@@ -46,7 +31,7 @@ async def outbox_events(app: FastAPI) -> list[dict[str, Any]]:
 async def test_completing_publishes_one_task_completed(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
-    task = await new_task(client, alice, "Write the report")
+    task = await create_task(client, alice, title="Write the report")
 
     async with observe_events("task.completed") as observed:
         response = await client.patch(
@@ -75,7 +60,7 @@ async def test_completing_publishes_one_task_completed(
 async def test_only_the_step_from_open_to_done_is_announced(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
-    task = await new_task(client, alice, "Water the plants")
+    task = await create_task(client, alice, title="Water the plants")
 
     first = await set_status(client, alice, task["id"], "done")
     await set_status(client, alice, task["id"], "done")  # done→done: nothing new
@@ -96,7 +81,7 @@ async def test_only_the_step_from_open_to_done_is_announced(
 async def test_other_changes_announce_nothing(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
-    task = await new_task(client, alice, "Plan")
+    task = await create_task(client, alice, title="Plan")
     await client.patch(
         f"/api/tasks/{task['id']}",
         json={"title": "Plan the trip", "description": "Train"},
@@ -110,7 +95,7 @@ async def test_other_changes_announce_nothing(
 async def test_the_event_carries_the_title_of_the_same_change(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
-    task = await new_task(client, alice, "Draft")
+    task = await create_task(client, alice, title="Draft")
 
     await client.patch(
         f"/api/tasks/{task['id']}", json={"title": "Final", "status": "done"}, headers=alice.headers
@@ -140,7 +125,7 @@ async def test_the_change_and_its_event_are_stored_together_or_not_at_all(
     monkeypatch: pytest.MonkeyPatch,
     when: str,
 ) -> None:
-    task = await new_task(raw_client, alice, "Fragile")
+    task = await create_task(raw_client, alice, title="Fragile")
 
     async def failing_add_event(*args: Any, **kwargs: Any) -> Any:
         if when == "after the outbox insert":

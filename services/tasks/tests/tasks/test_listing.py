@@ -8,7 +8,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from ..support import Account, execute
+from devsupport.accounts import Account
+from tests.support.database import execute
 
 LINK = re.compile(r'^<(?P<url>[^>]+)>; rel="next"$')
 
