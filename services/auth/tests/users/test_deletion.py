@@ -98,3 +98,14 @@ async def test_the_same_address_can_register_again_and_starts_empty(
     assert body["timezone"] == "UTC"
     assert body["reminders_enabled"] is True
     assert body["email_verified"] is False
+
+
+async def test_a_missing_password_is_a_422(client: httpx.AsyncClient, account: Account) -> None:
+    for body in ({}, {"password": ""}):
+        response = await client.request("DELETE", "/api/user", json=body)
+        assert response.status_code == 422
+        assert response.json()["message"]
+    bare = await client.delete("/api/user")
+    assert bare.status_code in {400, 415, 422}
+    assert bare.json()["message"]
+    assert (await client.get("/api/user")).status_code == 200

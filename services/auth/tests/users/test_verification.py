@@ -154,3 +154,12 @@ async def test_reminders_can_be_turned_off_and_user_updated_carries_the_whole_st
             "email_verified": False,
         }
     ]
+
+
+async def test_a_malformed_token_gets_a_4xx(client: httpx.AsyncClient) -> None:
+    for body in ({}, {"token": ""}, {"token": "x" * 201}, {"token": 5}):
+        response = await client.post("/api/user/email-verification", json=body)
+        assert response.status_code == 422
+        assert response.json()["message"]
+    nul = await client.post("/api/user/email-verification", json={"token": "a\u0000b"})
+    assert nul.status_code == 400
