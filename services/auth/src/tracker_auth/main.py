@@ -4,6 +4,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from tracker_auth.caching import NoStoreByDefault
 from tracker_auth.clients.router import router as clients_router
 from tracker_auth.config import Settings, get_settings
 from tracker_auth.context import AuthContext
@@ -14,6 +15,7 @@ from tracker_auth.sessions.router import jwks_router
 from tracker_auth.sessions.router import router as sessions_router
 from tracker_auth.sessions.service import forget_expired
 from tracker_auth.users import unsubscribe
+from tracker_auth.users.router import password_reset_router
 from tracker_auth.users.router import router as users_router
 from tracker_runtime.background import Periodic
 from tracker_runtime.messaging import new_broker
@@ -27,7 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     service = WebService(settings)
     database = service.database
     keys = load_key_ring(settings)
-    return service.app(
+    app = service.app(
         title="task-tracker auth",
         summary="Accounts, sessions and access tokens",
         context=AuthContext(
@@ -37,7 +39,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             verifier=TokenVerifier(keys, issuer=settings.issuer, audience=settings.audience),
             hasher=PasswordHasher(settings),
         ),
-        routers=[users_router, unsubscribe.router, sessions_router, jwks_router, clients_router],
+        routers=[
+            users_router,
+            password_reset_router,
+            unsubscribe.router,
+            sessions_router,
+            jwks_router,
+            clients_router,
+        ],
         components={
             "outbox": OutboxRelay(
                 database=database, table=outbox, broker=new_broker(settings.rabbitmq_url)
@@ -52,3 +61,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # its one-click POST comes from a mail client, which is another site by nature.
         cross_site_paths=[unsubscribe.PATH],
     )
+    # Tokens are in most answers' bodies or cookies: no cache keeps any (the JWKS opts in).
+    app.add_middleware(NoStoreByDefault)
+    return app

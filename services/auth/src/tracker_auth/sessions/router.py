@@ -2,7 +2,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from tracker_auth.deps import ContextDep, OptionalSessionId
+from tracker_auth.deps import ContextDep, OptionalSessionId, client_ip
 from tracker_auth.sessions import service
 from tracker_auth.sessions.cookies import clear_session_cookies, set_session_cookies
 from tracker_auth.sessions.schemas import Credentials
@@ -34,7 +34,7 @@ async def log_in(
         ctx,
         email=credentials.email,
         password=credentials.password,
-        client_ip=request.client.host if request.client else None,
+        client_ip=client_ip(request),
     )
     set_session_cookies(response, tokens, ctx.settings)
     return signed_in(user, tokens)
