@@ -24,7 +24,7 @@ from tracker_runtime.migrations import prepare
 from .support import SmtpServer, WorkerProcess, broker, purge, queue_consumers
 
 TEST_DATABASE_URL = os.environ["NOTIFIER_TEST_DATABASE_URL"]
-TABLES = ("processed_events", "recipients", "deliveries", "digest_claims")
+TABLES = ("processed_events", "recipients", "deliveries", "digest_claims", "erased_users")
 """In the order the worker locks them, so that emptying them never deadlocks with it."""
 PUBLIC_URL = "https://tracker.example.org"
 MAIL_FROM = "task-tracker <no-reply@tracker.example.org>"

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -27,7 +29,7 @@ from sqlalchemy import select, text
 
 from scripts.mail_catcher import MailCatcher
 from tests.support.network import free_port
-from tracker_contracts import Envelope, EventData, UserRegistered
+from tracker_contracts import Envelope, EventData, UserVerificationRequested
 from tracker_contracts.messaging import EVENTS_EXCHANGE
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
@@ -214,8 +216,17 @@ def broker(*, confirm_publish: bool = False) -> Any:
     return Connection(os.environ["RABBITMQ_URL"], transport_options=options)
 
 
-def user_registered(email: str) -> Envelope[EventData]:
-    return Envelope.wrap(UserRegistered(user_id=uuid.uuid4(), email=email, timezone="UTC"))
+def welcome_requested(email: str, *, token: str | None = None) -> Envelope[EventData]:
+    """The welcome mail a registration asks for (a new user, with a fresh link)."""
+    return Envelope.wrap(
+        UserVerificationRequested(
+            user_id=uuid.uuid4(),
+            email=email,
+            token=token or secrets.token_urlsafe(32),
+            expires_at=datetime.now(UTC) + timedelta(days=2),
+            welcome=True,
+        )
+    )
 
 
 def publish_raw(
