@@ -39,7 +39,8 @@ def test_a_registration_sends_one_welcome_mail_with_its_link(
 ) -> None:
     address = f"o'brien&co.{uuid.uuid4().hex[:6]}@example.com"
     token = secrets.token_urlsafe(32)
-    publish_event(welcome_requested(address, token=token), request_id="req-welcome")
+    event = welcome_requested(address, token=token)
+    publish_event(event, request_id="req-welcome")
 
     mail = wait_for_mail(smtp, worker, address)
     delivery = wait_for_status(database, worker, address, DeliveryStatus.SENT)
@@ -72,6 +73,7 @@ def test_a_registration_sends_one_welcome_mail_with_its_link(
     # Once sent, the token is stored nowhere and was never logged.
     assert "token" not in delivery.payload
     assert token not in json.dumps(delivery.payload)
+    assert f"event_id={event.event_id}" in worker.log_text()
     assert token not in worker.log_text()
 
 
