@@ -163,3 +163,19 @@ def test_a_link_that_expired_before_it_could_be_sent_is_not_sent(
         assert failed.last_error is not None
         assert failed.last_error.startswith("expired: the link expired at ")
         assert "token" not in failed.payload
+
+
+def test_a_welcome_stored_before_confirmation_links_is_still_sent(
+    database: Database, smtp: SmtpServer, sender: DeliverySender
+) -> None:
+    delivery_id = new_delivery(database, "early@example.com")
+    with database.transaction() as session:
+        session.execute(update(Delivery).where(Delivery.id == delivery_id).values(payload={}))
+
+    assert sender.send(delivery_id).outcome is Outcome.SENT
+
+    [mail] = smtp.catcher.mails
+    text = mail.message.get_body(("plain",))
+    assert text is not None
+    assert "welcome to task-tracker" in text.get_content()
+    assert "verify-email" not in text.get_content()
