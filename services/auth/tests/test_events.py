@@ -33,12 +33,12 @@ async def app_behind_proxy(app: FastAPI, keys_dir: Path, proxy: TcpProxy) -> Asy
     app's relay is paused meanwhile: as another replica, it would publish the rows."""
     url = os.environ["RABBITMQ_URL"].replace(":5672", f":{proxy.port}")
     application = create_app(make_settings(keys_dir, rabbitmq_url=url))
-    await app.state.relay.stop()
+    await app.state.outbox.stop()
     try:
         async with LifespanManager(application):
             yield application
     finally:
-        await app.state.relay.start()
+        await app.state.outbox.start()
 
 
 async def test_registration_publishes_user_registered(client: httpx.AsyncClient) -> None:

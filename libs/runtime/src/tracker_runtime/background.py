@@ -45,3 +45,24 @@ async def every(interval: timedelta, job: Callable[[], Awaitable[object]], name:
                 type(error).__name__,
                 error,
             )
+
+
+class Periodic:
+    """A job run :func:`every` ``interval`` beside a service's requests, as a component of
+    its shell (``tracker_runtime.service``): started and stopped with the service."""
+
+    def __init__(
+        self, name: str, interval: timedelta, job: Callable[[], Awaitable[object]]
+    ) -> None:
+        self._name = name
+        self._interval = interval
+        self._job = job
+        self._loops = BackgroundLoops()
+
+    async def start(self) -> None:
+        self._loops.start(
+            {self._name.replace(" ", "-"): every(self._interval, self._job, self._name)}
+        )
+
+    async def stop(self) -> None:
+        await self._loops.cancel()

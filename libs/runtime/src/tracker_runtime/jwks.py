@@ -27,6 +27,7 @@ class RemoteKeySet:
         min_refresh_interval: float = 10.0,
     ) -> None:
         self._url = url
+        self._owns_client = client is None
         self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(5.0))
         self._max_age = max_age
         self._min_refresh_interval = min_refresh_interval
@@ -64,4 +65,6 @@ class RemoteKeySet:
             self._fetched_at = time.monotonic()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        """Close the HTTP client if it is this key set's own; a given one stays the caller's."""
+        if self._owns_client:
+            await self._client.aclose()

@@ -1,13 +1,16 @@
 """Start-up preparation of a service's database: wait for the server, create the database
 if it is missing, and run the service's Alembic migrations to the newest revision.
 
-Each service's ``prestart`` module calls :func:`prestart` with its own settings.
+Each service's ``prestart`` module (``python -m <service>.prestart``) is one call of
+:func:`prestart` with its migrations and settings.
 """
 
 import asyncio
+import importlib
 import logging
 import time
 from pathlib import Path
+from typing import Protocol
 
 import asyncpg
 from alembic import command
@@ -16,7 +19,6 @@ from sqlalchemy.engine import make_url
 
 from tracker_runtime.database import libpq_dsn
 from tracker_runtime.logging import configure_logging
-from tracker_runtime.settings import ServiceSettings
 
 logger = logging.getLogger("tracker.migrations")
 
@@ -68,7 +70,29 @@ def prepare(script_location: Path, url: str) -> None:
     logger.info("database %s is at the newest revision", make_url(url).database)
 
 
-def prestart(migrations: Path, settings: ServiceSettings, database_url: str) -> None:
-    """``python -m <service>.prestart``: log as the service does, then :func:`prepare`."""
+class PrestartSettings(Protocol):
+    """What :func:`prestart` reads from a service's settings."""
+
+    @property
+    def log_level(self) -> str: ...
+
+    @property
+    def log_json(self) -> bool: ...
+
+    @property
+    def database_url(self) -> str: ...
+
+
+def migrations_of(package: str) -> Path:
+    """The Alembic scripts shipped inside ``package``: its ``migrations`` folder."""
+    location = importlib.import_module(package).__file__
+    if location is None:
+        raise ValueError(f"{package} is not a regular package")
+    return Path(location).resolve().parent / "migrations"
+
+
+def prestart(migrations: Path, settings: PrestartSettings) -> None:
+    """``python -m <service>.prestart``: log as the service does, then :func:`prepare` the
+    service's database (``settings.database_url``)."""
     configure_logging(settings.log_level, json_lines=settings.log_json)
-    prepare(migrations, database_url)
+    prepare(migrations, settings.database_url)

@@ -10,16 +10,11 @@ from fastapi import Depends, Request
 from tracker_auth.context import AuthContext
 from tracker_auth.users import repository as users
 from tracker_auth.users.models import User
+from tracker_runtime.service import context_of
 from tracker_runtime.tokens import InvalidToken, token_from
 from tracker_runtime.web import SessionDep
 
-
-def get_context(request: Request) -> AuthContext:
-    context: AuthContext = request.app.state.context
-    return context
-
-
-ContextDep = Annotated[AuthContext, Depends(get_context)]
+ContextDep = Annotated[AuthContext, Depends(context_of)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,5 @@
 """The auth service's application."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
@@ -17,66 +15,40 @@ from tracker_auth.sessions.router import router as sessions_router
 from tracker_auth.sessions.service import forget_expired
 from tracker_auth.users import unsubscribe
 from tracker_auth.users.router import router as users_router
-from tracker_runtime.background import BackgroundLoops, every
-from tracker_runtime.database import Database
-from tracker_runtime.logging import configure_logging
+from tracker_runtime.background import Periodic
 from tracker_runtime.messaging import new_broker
 from tracker_runtime.relay import OutboxRelay
+from tracker_runtime.service import WebService
 from tracker_runtime.tokens import TokenVerifier
-from tracker_runtime.web import health_router, prepare_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
-    database = Database(settings.database_url, pool_size=settings.database_pool_size)
+    service = WebService(settings)
+    database = service.database
     keys = load_key_ring(settings)
-    relay = OutboxRelay(database=database, table=outbox, broker=new_broker(settings.rabbitmq_url))
-    housekeeping = BackgroundLoops()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.context = AuthContext(
+    return service.app(
+        title="task-tracker auth",
+        summary="Accounts, sessions and access tokens",
+        context=AuthContext(
             settings=settings,
             database=database,
             keys=keys,
             verifier=TokenVerifier(keys, issuer=settings.issuer, audience=settings.audience),
             hasher=PasswordHasher(settings),
-        )
-        app.state.database = database
-        app.state.relay = relay
-        await relay.start()
-        housekeeping.start(
-            {
-                "auth-retention": every(
-                    settings.cleanup_interval,
-                    partial(forget_expired, database, settings),
-                    "auth retention",
-                )
-            }
-        )
-        try:
-            yield
-        finally:
-            await housekeeping.cancel()
-            await relay.stop()
-            await database.dispose()
-
-    app = FastAPI(
-        title="task-tracker auth",
-        summary="Accounts, sessions and access tokens",
-        version="1.0.0",
-        lifespan=lifespan,
+        ),
+        routers=[users_router, unsubscribe.router, sessions_router, jwks_router, clients_router],
+        components={
+            "outbox": OutboxRelay(
+                database=database, table=outbox, broker=new_broker(settings.rabbitmq_url)
+            ),
+            "retention": Periodic(
+                "auth retention",
+                settings.cleanup_interval,
+                partial(forget_expired, database, settings),
+            ),
+        },
+        # The unsubscribe link is authenticated by its signed token, never by a cookie, and
+        # its one-click POST comes from a mail client, which is another site by nature.
+        cross_site_paths=[unsubscribe.PATH],
     )
-    # The unsubscribe link is authenticated by its signed token, never by a cookie, and its
-    # one-click POST comes from a mail client, which is another site by nature.
-    prepare_app(app, trusted_origins=[settings.public_url], cross_site_paths=[unsubscribe.PATH])
-    app.include_router(users_router)
-    app.include_router(unsubscribe.router)
-    app.include_router(sessions_router)
-    app.include_router(jwks_router)
-    app.include_router(clients_router)
-    app.include_router(
-        health_router({"database": database.ping}, informational={"outbox": relay.readiness})
-    )
-    return app

@@ -1,16 +1,13 @@
 """Create the auth database if needed and migrate it: ``python -m tracker_auth.prestart``."""
 
-from pathlib import Path
-
 from tracker_auth.config import get_settings
-from tracker_runtime.migrations import prestart
+from tracker_runtime.migrations import migrations_of, prestart
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = migrations_of("tracker_auth")
 
 
 def main() -> None:
-    settings = get_settings()
-    prestart(MIGRATIONS, settings, settings.database_url)
+    prestart(MIGRATIONS, get_settings())
 
 
 if __name__ == "__main__":

@@ -1,19 +1,14 @@
-"""Create the notifier database if needed and migrate it.
-
-Run before the worker starts: ``python -m tracker_notifier.prestart``.
-"""
-
-from pathlib import Path
+"""Create the notifier database if needed and migrate it, before the worker starts:
+``python -m tracker_notifier.prestart``."""
 
 from tracker_notifier.config import get_settings
-from tracker_runtime.migrations import prestart
+from tracker_runtime.migrations import migrations_of, prestart
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = migrations_of("tracker_notifier")
 
 
 def main() -> None:
-    settings = get_settings()
-    prestart(MIGRATIONS, settings, settings.database_url)
+    prestart(MIGRATIONS, get_settings())
 
 
 if __name__ == "__main__":

@@ -11,14 +11,13 @@ sends every digest whose day ended within its grace period).
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from celery import Celery, signals
+from celery import Celery
 from celery.beat import BeatLazyFunc, PersistentScheduler
 
 from tracker_contracts.messaging import DIGEST_TASK, NOTIFIER_TASK_QUEUE
-from tracker_runtime.kombu_topology import TASK_QUEUE, task_queue_settings
-from tracker_runtime.logging import configure_logging
+from tracker_runtime.celery_app import celery_app, log_through_runtime
+from tracker_runtime.kombu_topology import TASK_QUEUE
 from tracker_scheduler.config import Settings, get_settings, parse_cron
 
 logger = logging.getLogger("tracker.scheduler")
@@ -40,9 +39,9 @@ class DigestScheduler(PersistentScheduler):  # type: ignore[misc]
 
 
 def create_app(settings: Settings) -> Celery:
-    app = Celery("tracker_scheduler")
-    app.conf.update(
-        **task_queue_settings(settings.rabbitmq_url),
+    return celery_app(
+        "tracker_scheduler",
+        settings,
         beat_scheduler=f"{__name__}:DigestScheduler",
         beat_schedule_filename=str(settings.schedule_file),
         beat_schedule={
@@ -59,14 +58,8 @@ def create_app(settings: Settings) -> Celery:
             }
         },
     )
-    return app
 
 
-def _configure_logging(**_: Any) -> None:
-    settings = get_settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
-
-
-signals.setup_logging.connect(_configure_logging, weak=False)
+log_through_runtime(get_settings)
 
 app = create_app(get_settings())

@@ -7,18 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from tracker_contracts.internal import SUMMARIES_SCOPE
+from tracker_runtime.service import context_of
 from tracker_runtime.tokens import InvalidToken, token_from
 from tracker_runtime.web import SessionDep
 from tracker_tasks.context import TasksContext
 from tracker_tasks.revocations import repository as revocations
 
-
-def get_context(request: Request) -> TasksContext:
-    context: TasksContext = request.app.state.context
-    return context
-
-
-ContextDep = Annotated[TasksContext, Depends(get_context)]
+ContextDep = Annotated[TasksContext, Depends(context_of)]
 
 
 @dataclass(frozen=True, slots=True)

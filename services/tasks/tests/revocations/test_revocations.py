@@ -246,14 +246,14 @@ async def app_without_broker(
     would take this one's events and publish its outbox rows."""
     url = os.environ["RABBITMQ_URL"].replace(":5672", f":{proxy.port}")
     await app.state.session_events.stop()
-    await app.state.relay.stop()
+    await app.state.outbox.stop()
     try:
         async with jwks_client(auth_app) as keys_client:
             application = create_app(make_settings(rabbitmq_url=url), jwks_client=keys_client)
             async with LifespanManager(application):
                 yield application
     finally:
-        await app.state.relay.start()
+        await app.state.outbox.start()
         await app.state.session_events.start()
 
 
@@ -312,14 +312,14 @@ async def app_behind_database_proxy(
         .render_as_string(hide_password=False)
     )
     await app.state.session_events.stop()
-    await app.state.relay.stop()
+    await app.state.outbox.stop()
     try:
         async with jwks_client(auth_app) as keys_client:
             application = create_app(make_settings(database_url=url), jwks_client=keys_client)
             async with LifespanManager(application):
                 yield application
     finally:
-        await app.state.relay.start()
+        await app.state.outbox.start()
         await app.state.session_events.start()
 
 

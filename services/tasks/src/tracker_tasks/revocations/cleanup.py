@@ -3,7 +3,7 @@
 import logging
 from datetime import UTC, datetime, timedelta
 
-from tracker_runtime.background import BackgroundLoops, every
+from tracker_runtime.background import Periodic
 from tracker_runtime.database import Database
 from tracker_tasks.revocations import repository
 
@@ -19,21 +19,14 @@ class ExpiredRevocations:
         grace: timedelta = timedelta(minutes=5),
     ) -> None:
         self._database = database
-        self._interval = interval
         self._grace = grace
-        self._loops = BackgroundLoops()
+        self._periodic = Periodic("revoked sessions cleanup", interval, self._forget_expired)
 
     async def start(self) -> None:
-        self._loops.start(
-            {
-                "revoked-sessions-cleanup": every(
-                    self._interval, self._forget_expired, "revoked sessions cleanup"
-                )
-            }
-        )
+        await self._periodic.start()
 
     async def stop(self) -> None:
-        await self._loops.cancel()
+        await self._periodic.stop()
 
     async def delete_expired(self) -> int:
         """Forget revoked sessions whose tokens expired more than the grace period ago

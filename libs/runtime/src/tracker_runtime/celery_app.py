@@ -1,0 +1,42 @@
+"""What every Celery process (the notifier's worker, the scheduler's beat) wires, once: the
+app with the shared configuration, and logging through ``tracker_runtime.logging``."""
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from celery import Celery, signals
+
+from tracker_runtime.kombu_topology import task_queue_settings
+from tracker_runtime.logging import configure_logging
+from tracker_runtime.settings import ProcessSettings, ServiceSettings
+
+
+def celery_app(
+    main: str, settings: ServiceSettings, *, include: Iterable[str] = (), **conf: Any
+) -> Celery:
+    """A Celery app that sends to (or works) the notifier's task queue as declared in
+    ``tracker_runtime.kombu_topology``, with the process's own ``conf`` on top."""
+    app = Celery(main, include=list(include) or None)
+    app.conf.update(**task_queue_settings(settings.rabbitmq_url), **conf)
+    return app
+
+
+def log_through_runtime(
+    settings: Callable[[], ProcessSettings], *, quiet: Iterable[str] = ()
+) -> Callable[..., None]:
+    """Configure logging as every process does when Celery sets it up: connected to
+    ``setup_logging``, so Celery leaves the root logger alone and ``LOG_LEVEL`` decides,
+    not ``--loglevel``. ``quiet`` loggers only say warnings unless the level is DEBUG.
+    Returns the connected receiver."""
+    quiet = tuple(quiet)
+
+    def configure(**_: Any) -> None:
+        current = settings()
+        configure_logging(current.log_level, json_lines=current.log_json)
+        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+            for name in quiet:
+                logging.getLogger(name).setLevel(logging.WARNING)
+
+    signals.setup_logging.connect(configure, weak=False)
+    return configure
