@@ -60,9 +60,9 @@ GOALS = {"total_s_below": 600, "peak_memory_mb_below": 300, "summaries_users_per
 # Deterministic ids shared by both databases: md5('bench-user-N')::uuid.
 USER_ID = "md5('bench-user-' || n)::uuid"
 RECIPIENTS_SQL = f"""
-INSERT INTO recipients (user_id, email, timezone, digest_enabled, updated_at)
+INSERT INTO recipients (user_id, email, timezone, digest_enabled, email_verified, updated_at)
 SELECT {USER_ID}, 'bench-' || n || '@example.com', (%(zones)s::text[])[1 + n %% %(zone_count)s],
-       true, now()
+       true, true, now()
 FROM generate_series(1, %(users)s) AS n
 """
 # Per user: 3 tasks completed during the day, 5 completed on earlier days, 12 open.

@@ -62,8 +62,9 @@ class Digests:
         with self.database.transaction() as session:
             session.execute(
                 text(
-                    "INSERT INTO recipients (user_id, email, timezone, digest_enabled, updated_at)"
-                    " VALUES (:id, :email, :timezone, :enabled, now())"
+                    "INSERT INTO recipients"
+                    " (user_id, email, timezone, digest_enabled, email_verified, updated_at)"
+                    " VALUES (:id, :email, :timezone, :enabled, true, now())"
                 ),
                 {
                     "id": user_id,

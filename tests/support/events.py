@@ -1,9 +1,19 @@
 """Events as auth publishes them, built for the consumers' tests."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from tracker_contracts import Envelope, EventData, UserRegistered, UserUpdated
+from tracker_contracts import (
+    Envelope,
+    EventData,
+    UserPasswordResetRequested,
+    UserRegistered,
+    UserUpdated,
+    UserVerificationRequested,
+)
+
+TOKEN = "Zq8_verification-token-0123456789abcdef"
+"""The link token of the mail requests built here."""
 
 
 def envelope(data: EventData, at: datetime | None = None) -> Envelope[EventData]:
@@ -38,3 +48,35 @@ def user_updated(
         user_id=user_id, email=email, timezone=timezone, digest_enabled=digest_enabled
     )
     return envelope(data, at)
+
+
+def verification_requested(
+    user_id: uuid.UUID,
+    email: str = "ada@example.com",
+    *,
+    welcome: bool = True,
+    expires_at: datetime | None = None,
+    at: datetime | None = None,
+) -> Envelope[EventData]:
+    """``user.verification_requested``: the welcome mail (or a new link) with :data:`TOKEN`."""
+    data = UserVerificationRequested(
+        user_id=user_id,
+        email=email,
+        token=TOKEN,
+        expires_at=expires_at or datetime.now(UTC) + timedelta(days=2),
+        welcome=welcome,
+    )
+    return envelope(data, at)
+
+
+def reset_requested(
+    user_id: uuid.UUID, email: str = "ada@example.com", *, expires_at: datetime | None = None
+) -> Envelope[EventData]:
+    """``user.password_reset_requested`` with :data:`TOKEN`, living 30 minutes."""
+    data = UserPasswordResetRequested(
+        user_id=user_id,
+        email=email,
+        token=TOKEN,
+        expires_at=expires_at or datetime.now(UTC) + timedelta(minutes=30),
+    )
+    return envelope(data)

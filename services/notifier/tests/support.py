@@ -4,6 +4,7 @@ events published to RabbitMQ as the outbox relay publishes them."""
 import asyncio
 import json
 import os
+import secrets
 import signal
 import subprocess
 import threading
@@ -12,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -26,7 +28,7 @@ from sqlalchemy import select, text
 from devsupport.network import free_port
 from devsupport.processes import notifier_worker_command, spawn, stop_process
 from scripts.mail_catcher import MailCatcher
-from tracker_contracts import Envelope, EventData
+from tracker_contracts import Envelope, EventData, UserVerificationRequested
 from tracker_contracts.messaging import EVENTS_EXCHANGE
 from tracker_notifier.config import Settings
 from tracker_notifier.db import Database
@@ -219,6 +221,19 @@ def handle(database: Database, envelope: Envelope[EventData], settings: Settings
     """Handle one event in a transaction, as the worker's event task does."""
     with database.transaction() as session:
         return handle_event(session, envelope, settings)
+
+
+def welcome_requested(email: str, *, token: str | None = None) -> Envelope[EventData]:
+    """The welcome mail a registration asks for (a new user, with a fresh link)."""
+    return Envelope.wrap(
+        UserVerificationRequested(
+            user_id=uuid.uuid4(),
+            email=email,
+            token=token or secrets.token_urlsafe(32),
+            expires_at=datetime.now(UTC) + timedelta(days=2),
+            welcome=True,
+        )
+    )
 
 
 def publish_raw(

@@ -2,6 +2,8 @@
 writing to PostgreSQL and sending over SMTP to a real (scripted) server."""
 
 import json
+import re
+import secrets
 import uuid
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -9,7 +11,6 @@ from email.utils import parsedate_to_datetime
 import pytest
 from sqlalchemy import func, select
 
-from tests.support.events import user_registered
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import DeliveryStatus
 from tracker_notifier.events.models import ProcessedEvent
@@ -27,16 +28,19 @@ from .support import (
     wait_for,
     wait_for_mail,
     wait_for_status,
+    welcome_requested,
 )
 
 pytestmark = pytest.mark.usefixtures("worker")
 
 
-def test_a_registration_sends_one_welcome_mail(
+def test_a_registration_sends_one_welcome_mail_with_its_link(
     worker: WorkerProcess, smtp: SmtpServer, database: Database
 ) -> None:
     address = f"o'brien&co.{uuid.uuid4().hex[:6]}@example.com"
-    publish_event(user_registered(address), request_id="req-welcome")
+    token = secrets.token_urlsafe(32)
+    event = welcome_requested(address, token=token)
+    publish_event(event, request_id="req-welcome")
 
     mail = wait_for_mail(smtp, worker, address)
     delivery = wait_for_status(database, worker, address, DeliveryStatus.SENT)
@@ -62,18 +66,27 @@ def test_a_registration_sends_one_welcome_mail(
     assert delivery.attempts == 1
     assert delivery.sent_at is not None
     assert "request_id=req-welcome" in worker.log_text()
+    # The link, read out of the mail as a person would, carries the token in the fragment.
+    [link] = re.findall(r"https://\S+#verify-email=\S+", text.get_content())
+    assert link == f"{PUBLIC_URL}/#verify-email={token}"
+    assert f'href="{PUBLIC_URL}/#verify-email={token}"' in html_body
+    # Once sent, the token is stored nowhere and was never logged.
+    assert "token" not in delivery.payload
+    assert token not in json.dumps(delivery.payload)
+    assert f"event_id={event.event_id}" in worker.log_text()
+    assert token not in worker.log_text()
 
 
 def test_the_same_event_twice_sends_one_mail(
     worker: WorkerProcess, smtp: SmtpServer, database: Database
 ) -> None:
     address, later = unique("twice"), unique("later")
-    event = user_registered(address)
+    event = welcome_requested(address)
     publish_event(event)
     publish_event(event)
     # One worker process takes tasks in order: once the later mail is out, the duplicate
     # has been handled too.
-    publish_event(user_registered(later))
+    publish_event(welcome_requested(later))
 
     wait_for_mail(smtp, worker, later)
     wait_for_status(database, worker, address, DeliveryStatus.SENT)
@@ -94,8 +107,8 @@ def test_deferred_mail_is_retried_until_the_server_accepts_it(
     first, second = unique("deferred"), unique("deferred")
     smtp.catcher.script.defer.update({first: 1, second: 2})
 
-    publish_event(user_registered(first))
-    publish_event(user_registered(second))
+    publish_event(welcome_requested(first))
+    publish_event(welcome_requested(second))
 
     rows = [wait_for_status(database, worker, a, DeliveryStatus.SENT) for a in (first, second)]
 
@@ -111,13 +124,13 @@ def test_a_refused_recipient_fails_without_retries_and_others_still_get_mail(
     refused, fine = unique("nobody"), unique("fine")
     smtp.catcher.script.refuse.add(refused)
 
-    publish_event(user_registered(refused))
-    publish_event(user_registered(fine))
+    publish_event(welcome_requested(refused))
+    publish_event(welcome_requested(fine))
 
     failed = wait_for_status(database, worker, refused, DeliveryStatus.FAILED)
     wait_for_mail(smtp, worker, fine)
     # Longer than any retry would wait (NOTIFIER_RETRY_MAX_DELAY is 2 s in these tests).
-    publish_event(user_registered(canary := unique("canary")))
+    publish_event(welcome_requested(canary := unique("canary")))
     wait_for_mail(smtp, worker, canary)
     with pytest.raises(AssertionError):
         wait_for(lambda: len(smtp.catcher.refused) > 1, timeout=2.5)
@@ -165,7 +178,7 @@ def test_a_malformed_message_is_dead_lettered_and_consuming_goes_on(
     take_messages(EVENTS_DEAD_LETTER_QUEUE)
     message_id = f"malformed-{uuid.uuid4()}"
     publish_raw(body, routing_key="user.registered", message_id=message_id, headers=headers)
-    publish_event(user_registered(after := unique("after")))
+    publish_event(welcome_requested(after := unique("after")))
 
     wait_for_mail(smtp, worker, after)
     dead = wait_for(
@@ -183,13 +196,13 @@ def test_one_smtp_connection_carries_many_mails_and_is_reopened_when_dropped(
     worker: WorkerProcess, smtp: SmtpServer, database: Database
 ) -> None:
     warm_up = unique("warm")
-    publish_event(user_registered(warm_up))
+    publish_event(welcome_requested(warm_up))
     wait_for_mail(smtp, worker, warm_up)
     opened = smtp.connections_opened
 
     batch = [unique("batch") for _ in range(4)]
     for address in batch:
-        publish_event(user_registered(address))
+        publish_event(welcome_requested(address))
     mails = [wait_for_mail(smtp, worker, address) for address in batch]
 
     assert smtp.connections_opened == opened
@@ -197,7 +210,7 @@ def test_one_smtp_connection_carries_many_mails_and_is_reopened_when_dropped(
 
     smtp.drop_connections()
     after_drop = unique("after-drop")
-    publish_event(user_registered(after_drop))
+    publish_event(welcome_requested(after_drop))
     mail = wait_for_mail(smtp, worker, after_drop)
 
     assert smtp.connections_opened == opened + 1

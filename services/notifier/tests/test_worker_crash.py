@@ -1,6 +1,5 @@
 """A worker killed, or cut off from its database, in the middle of sending a mail."""
 
-from tests.support.events import user_registered
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import DeliveryStatus
 from tracker_runtime.kombu_topology import TASK_DEAD_LETTER_QUEUE
@@ -15,6 +14,7 @@ from .support import (
     unique,
     wait_for,
     wait_for_status,
+    welcome_requested,
 )
 
 
@@ -24,7 +24,7 @@ def test_a_worker_killed_mid_send_still_delivers_the_mail(
     first = workers.start()
     address = unique("interrupted")
     smtp.catcher.script.hold.add(address)
-    publish_event(user_registered(address))
+    publish_event(welcome_requested(address))
     wait_for(
         smtp.catcher.data_held.is_set,
         what=f"the server to receive the message data; worker log:\n{first.tail()}",
@@ -55,7 +55,7 @@ def test_a_mail_accepted_while_the_database_dropped_is_recorded_sent_once(
     worker = workers.start()
     address = unique("unrecorded")
     smtp.catcher.script.hold.add(address)
-    publish_event(user_registered(address))
+    publish_event(welcome_requested(address))
     wait_for(
         smtp.catcher.data_held.is_set,
         what=f"the server to receive the message data; worker log:\n{worker.tail()}",

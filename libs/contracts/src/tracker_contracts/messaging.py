@@ -27,8 +27,12 @@ from tracker_contracts.events import (
     EventData,
     EventType,
     SessionRevoked,
+    UserDeleted,
+    UserPasswordResetRequested,
     UserRegistered,
     UserUpdated,
+    UserVerificationRequested,
+    UserVerified,
 )
 
 # -- exchanges ---------------------------------------------------------------------------
@@ -104,12 +108,21 @@ class ConsumerQueue:
 
 NOTIFIER_EVENTS = ConsumerQueue(
     name="notifier.events",
-    events=(UserRegistered, UserUpdated),
+    events=(
+        UserRegistered,
+        UserUpdated,
+        UserVerified,
+        UserDeleted,
+        UserVerificationRequested,
+        UserPasswordResetRequested,
+    ),
 )
-"""The notifier's events: welcome mails and the recipients of the digest."""
+"""The notifier's events: the recipients (who may get which mail), the mails with a link
+(welcome, confirm the address, reset the password), and erasing a deleted account."""
 
-TASKS_EVENTS = ConsumerQueue(name="tasks.events", events=(SessionRevoked,))
-"""The tasks service's events: revoked sessions, whose tokens it must refuse."""
+TASKS_EVENTS = ConsumerQueue(name="tasks.events", events=(SessionRevoked, UserDeleted))
+"""The tasks service's events: revoked sessions, whose tokens it must refuse, and deleted
+accounts, whose tasks it erases."""
 
 CONSUMER_QUEUES: tuple[ConsumerQueue, ...] = (NOTIFIER_EVENTS, TASKS_EVENTS)
 """Every queue bound to ``tracker.events``."""

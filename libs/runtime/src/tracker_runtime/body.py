@@ -43,6 +43,10 @@ def _decode(content_type: str, raw: bytes) -> dict[str, Any]:
             value = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as error:
             raise APIError(400, "The request body is not valid JSON") from error
+        except RecursionError as error:
+            # The parser recurses once per level of nesting: thousands of "[" exhaust the
+            # stack long before the size limit is reached.
+            raise APIError(400, "The request body is nested too deeply") from error
         if not isinstance(value, dict):
             raise APIError(422, "The request body must be a JSON object")
         return value

@@ -44,6 +44,9 @@ class Database:
             pool_timeout=5,
             echo=echo,
             connect_args={"timeout": 5, "command_timeout": 30},
+            # A statement's parameters (an outbox row with a link's token, say) never reach
+            # an error message, and so never a log line.
+            hide_parameters=True,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tracker_runtime.database import Database
 from tracker_runtime.errors import APIError, error_response, install_error_handlers
 from tracker_runtime.logging import request_id_var
+from tracker_runtime.openapi import document_errors
 
 logger = logging.getLogger(__name__)
 
@@ -152,8 +153,10 @@ def health_router(
 def prepare_app(
     app: FastAPI, *, trusted_origins: Iterable[str], cross_site_paths: Iterable[str] = ()
 ) -> None:
-    """Install the shared middleware and error handlers on a service's app."""
+    """Install the shared middleware and error handlers on a service's app, and describe
+    its error answers truly in its OpenAPI."""
     install_error_handlers(app)
+    document_errors(app)
     app.add_middleware(
         CrossSiteRequestGuard, trusted_origins=trusted_origins, cross_site_paths=cross_site_paths
     )

@@ -23,6 +23,9 @@ def new_engine(url: str, *, pool_size: int = 2) -> Engine:
         pool_pre_ping=True,
         pool_timeout=10,
         connect_args={"connect_timeout": 5},
+        # A statement's parameters (a mail's payload, with its link's token) never reach
+        # an error message, and so never a log line.
+        hide_parameters=True,
     )
 
 

@@ -4,13 +4,14 @@ from tracker_notifier.db import Base
 from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
 from tracker_notifier.digest.models import DigestClaim
 from tracker_notifier.events.models import ProcessedEvent
-from tracker_notifier.recipients.models import Recipient
+from tracker_notifier.recipients.models import ErasedUser, Recipient
 
 __all__ = [
     "Base",
     "Delivery",
     "DeliveryStatus",
     "DigestClaim",
+    "ErasedUser",
     "ProcessedEvent",
     "Recipient",
 ]

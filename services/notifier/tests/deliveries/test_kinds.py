@@ -30,6 +30,8 @@ def recipient(database: Database, email: str) -> uuid.UUID:
             email=email,
             timezone="Europe/Berlin",
             digest_enabled=True,
+            reminders_enabled=True,
+            email_verified=True,
             changed_at=datetime.now(UTC),
         )
     return user_id

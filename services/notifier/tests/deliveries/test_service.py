@@ -1,15 +1,18 @@
 """Sending deliveries against the real database and a real SMTP server, without a worker."""
 
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from tests.support.events import user_registered
+from tests.support.events import TOKEN, reset_requested, verification_requested
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries import repository
 from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
 from tracker_notifier.deliveries.service import DeliverySender, Outcome, retry_delay
 from tracker_notifier.events.service import handle_event
+from tracker_notifier.mail import kinds
+from tracker_notifier.mail.kinds import Welcome
 
 from ..conftest import make_settings
 from ..support import SmtpServer
@@ -17,7 +20,9 @@ from ..support import SmtpServer
 
 def new_delivery(database: Database, email: str = "ada@example.com") -> int:
     with database.transaction() as session:
-        [delivery_id] = handle_event(session, user_registered(email), make_settings())
+        [delivery_id] = handle_event(
+            session, verification_requested(uuid.uuid4(), email), make_settings()
+        )
     return delivery_id
 
 
@@ -109,3 +114,68 @@ def test_retry_delays_grow_exponentially_with_jitter_and_a_cap() -> None:
         assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
         assert len(set(delays)) > 1
     assert retry_delay(1, base=1, cap=1) == 1
+
+
+def test_a_link_mail_sent_keeps_no_token(
+    database: Database, smtp: SmtpServer, sender: DeliverySender
+) -> None:
+    delivery_id = new_delivery(database, "ada@example.com")
+    assert load(database, delivery_id).payload["token"] == TOKEN
+
+    assert sender.send(delivery_id).outcome is Outcome.SENT
+
+    [mail] = smtp.catcher.mails
+    text = mail.message.get_body(("plain",))
+    assert text is not None
+    assert f"#verify-email={TOKEN}" in text.get_content()
+    assert "token" not in load(database, delivery_id).payload
+    assert kinds.stored("welcome", load(database, delivery_id).payload) == Welcome(
+        expires_at=load(database, delivery_id).payload["expires_at"]
+    )
+
+
+def test_a_link_that_expired_before_it_could_be_sent_is_not_sent(
+    database: Database, smtp: SmtpServer, sender: DeliverySender
+) -> None:
+    expired = datetime.now(UTC) - timedelta(seconds=1)
+    with database.transaction() as session:
+        [alone] = handle_event(
+            session,
+            verification_requested(uuid.uuid4(), "late@example.com", expires_at=expired),
+            make_settings(),
+        )
+        [in_batch] = handle_event(
+            session,
+            reset_requested(uuid.uuid4(), "later@example.com", expires_at=expired),
+            make_settings(),
+        )
+    fine = new_delivery(database, "fine@example.com")
+
+    assert sender.send(alone).outcome is Outcome.EXPIRED
+    batch = sender.send_batch([in_batch, fine])
+
+    assert batch.results[in_batch].outcome is Outcome.EXPIRED
+    assert batch.results[fine].outcome is Outcome.SENT
+    assert [mail.recipients for mail in smtp.catcher.mails] == [["fine@example.com"]]
+    for delivery_id in (alone, in_batch):
+        failed = load(database, delivery_id)
+        assert failed.status is DeliveryStatus.FAILED
+        assert failed.last_error is not None
+        assert failed.last_error.startswith("expired: the link expired at ")
+        assert "token" not in failed.payload
+
+
+def test_a_welcome_stored_before_confirmation_links_is_still_sent(
+    database: Database, smtp: SmtpServer, sender: DeliverySender
+) -> None:
+    delivery_id = new_delivery(database, "early@example.com")
+    with database.transaction() as session:
+        session.execute(update(Delivery).where(Delivery.id == delivery_id).values(payload={}))
+
+    assert sender.send(delivery_id).outcome is Outcome.SENT
+
+    [mail] = smtp.catcher.mails
+    text = mail.message.get_body(("plain",))
+    assert text is not None
+    assert "welcome to task-tracker" in text.get_content()
+    assert "verify-email" not in text.get_content()

@@ -3,16 +3,25 @@ key, reads back the payloads stored before it changed, and refuses anything else
 
 import json
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
+from html import escape
 
 import pytest
 from pydantic import ValidationError
 
 from tracker_notifier.mail import kinds, messages
-from tracker_notifier.mail.kinds import MAIL_KINDS, Digest, MailKind, RenderContext, Welcome
+from tracker_notifier.mail.kinds import (
+    MAIL_KINDS,
+    ConfirmAddress,
+    Digest,
+    MailKind,
+    PasswordReset,
+    RenderContext,
+    Welcome,
+)
 
 SENDER = Address("task-tracker", addr_spec="no-reply@tracker.example.org")
 HOSTILE = "<b>o'brien&co</b>"
@@ -26,7 +35,17 @@ DIGEST = Digest(
     open_count=2,
     open_titles=("Write report", "Call Bob"),
 )
-EXAMPLES: dict[str, MailKind] = {Welcome.KIND: Welcome(), Digest.KIND: DIGEST}
+TOKEN = "k9Vt3_secret-token-0123456789abcdef"
+LINK_EXPIRES = datetime(2099, 1, 1, 12, 30, tzinfo=UTC)
+WELCOME = Welcome(token=TOKEN, expires_at=LINK_EXPIRES)
+CONFIRM = ConfirmAddress(token=TOKEN, expires_at=LINK_EXPIRES)
+RESET = PasswordReset(token=TOKEN, expires_at=LINK_EXPIRES)
+EXAMPLES: dict[str, MailKind] = {
+    Welcome.KIND: WELCOME,
+    ConfirmAddress.KIND: CONFIRM,
+    PasswordReset.KIND: RESET,
+    Digest.KIND: DIGEST,
+}
 """One payload of every kind, with user strings wherever the kind shows any."""
 
 CONTEXT = RenderContext(
@@ -70,6 +89,9 @@ def test_the_idempotency_keys_keep_their_shape() -> None:
     user = uuid.UUID("6f1d2c3b-0000-4000-8000-000000000001")
 
     assert Welcome().idempotency_key(user) == f"welcome:{user}"
+    assert WELCOME.idempotency_key(user) == f"welcome:{user}"
+    assert CONFIRM.idempotency_key(user) == f"confirm-address:{user}:2099-01-01T12:30:00+00:00"
+    assert RESET.idempotency_key(user) == f"password-reset:{user}:2099-01-01T12:30:00+00:00"
     assert DIGEST.idempotency_key(user) == f"digest:{user}:2026-03-29"
 
 
@@ -108,3 +130,50 @@ def test_a_payload_no_kind_takes_is_refused_by_name() -> None:
 def test_payloads_are_frozen() -> None:
     with pytest.raises(ValidationError):
         DIGEST.open_count = 3  # type: ignore[misc]
+
+
+def _parts(content: messages.MailContent) -> tuple[str, str]:
+    return content.text, content.html
+
+
+def test_the_welcome_links_to_confirming_the_address_in_the_fragment() -> None:
+    text, html = _parts(WELCOME.render(CONTEXT))
+
+    link = f"https://tracker.example.org/?a=1&b=2/#verify-email={TOKEN}"
+    assert link in text
+    assert f'href="{escape(link)}"' in html
+    assert "only mail we send you" in text
+
+
+def test_a_welcome_stored_before_confirmation_links_says_only_welcome() -> None:
+    old = kinds.stored("welcome", {})
+    text, html = _parts(old.render(CONTEXT))
+
+    assert old == Welcome()
+    assert "welcome to task-tracker" in text
+    assert "verify-email" not in text + html
+
+
+def test_the_confirmation_and_reset_mails_carry_their_links() -> None:
+    context = RenderContext("ada@example.com", "https://tracker.example.org/", "unused")
+    confirm_text, _ = _parts(CONFIRM.render(context))
+    reset_text, reset_html = _parts(RESET.render(context))
+
+    assert f"https://tracker.example.org/#verify-email={TOKEN}" in confirm_text
+    assert f"https://tracker.example.org/#reset-password={TOKEN}" in reset_text
+    assert "within 30 minutes" in reset_text
+    assert "within 30 minutes" in reset_html
+    assert CONFIRM.subject() == "Confirm your address for task-tracker"
+    assert RESET.subject() == "Reset your task-tracker password"
+
+
+def test_a_link_mail_without_its_token_cannot_be_rendered() -> None:
+    sent = kinds.stored("password-reset", {"expires_at": "2099-01-01T12:30:00Z"})
+
+    with pytest.raises(ValueError, match="no token"):
+        sent.render(CONTEXT)
+
+
+def test_the_token_never_shows_in_a_payload_repr() -> None:
+    assert TOKEN not in repr(RESET)
+    assert TOKEN not in str(CONFIRM)

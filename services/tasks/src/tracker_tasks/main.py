@@ -12,8 +12,8 @@ from tracker_runtime.tokens import TokenVerifier
 from tracker_tasks.config import Settings, get_settings
 from tracker_tasks.context import TasksContext
 from tracker_tasks.db import outbox
+from tracker_tasks.events.subscriptions import SUBSCRIPTIONS
 from tracker_tasks.revocations.cleanup import ExpiredRevocations
-from tracker_tasks.revocations.subscriptions import SESSION_EVENTS
 from tracker_tasks.summaries.router import router as summaries_router
 from tracker_tasks.tasks.router import router as tasks_router
 
@@ -46,7 +46,7 @@ def create_app(
                 database=database, table=outbox, broker=new_broker(settings.rabbitmq_url)
             ),
             "session_events": EventConsumer(
-                SESSION_EVENTS,
+                SUBSCRIPTIONS,
                 database=database,
                 rabbitmq_url=settings.rabbitmq_url,
                 max_backoff=settings.broker_max_backoff,

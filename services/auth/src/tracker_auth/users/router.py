@@ -83,7 +83,12 @@ async def update_preferences(
     summary="Delete the account and everything of it; every session ends",
     status_code=status.HTTP_204_NO_CONTENT,
     openapi_extra=json_or_form_openapi(AccountDeletion),
-    responses={**NOT_LOGGED_IN, 403: {"description": "Wrong password"}, **INVALID_INPUT},
+    responses={
+        **NOT_LOGGED_IN,
+        403: {"description": "Wrong password"},
+        **INVALID_INPUT,
+        **RATE_LIMITED,
+    },
 )
 async def delete_account(
     deletion: Annotated[AccountDeletion, Depends(json_or_form(AccountDeletion))],
@@ -103,7 +108,12 @@ async def delete_account(
     summary="Change the password; every other session ends",
     status_code=status.HTTP_204_NO_CONTENT,
     openapi_extra=json_or_form_openapi(PasswordChange),
-    responses={**NOT_LOGGED_IN, 403: {"description": "Wrong current password"}, **INVALID_INPUT},
+    responses={
+        **NOT_LOGGED_IN,
+        403: {"description": "Wrong current password"},
+        **INVALID_INPUT,
+        **RATE_LIMITED,
+    },
 )
 async def change_password(
     change: Annotated[PasswordChange, Depends(json_or_form(PasswordChange))],
@@ -142,6 +152,7 @@ async def verify_email(
     "/verification-mail",
     summary="Mail a new link that confirms the address",
     status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
     responses={**NOT_LOGGED_IN, 409: {"description": "Already confirmed"}, **RATE_LIMITED},
 )
 async def send_verification_mail(
@@ -156,6 +167,7 @@ async def send_verification_mail(
     summary="Mail a password-reset link, if the address has an account",
     description="Answers 202 whether or not the address has an account, in the same time.",
     status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
     openapi_extra=json_or_form_openapi(PasswordResetRequest),
     responses={**INVALID_INPUT, **RATE_LIMITED},
 )

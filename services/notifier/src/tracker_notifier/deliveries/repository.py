@@ -2,9 +2,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection, Text, cast, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
@@ -100,11 +101,23 @@ def mark_sending(session: Session, delivery_id: int) -> int:
     return session.execute(statement).scalar_one()
 
 
+TOKEN_FIELD = "token"
+"""The payload field that holds the secret of a mail's link (see ``mail.kinds``)."""
+
+
+def _without_token() -> Any:
+    """The stored payload without its link's secret: once a mail is sent or failed for
+    good, nothing will need it again, and the database should not keep a live secret."""
+    return Delivery.payload.op("-", return_type=JSONB)(cast(TOKEN_FIELD, Text))
+
+
 def mark_sent(session: Session, delivery_id: int, *, sent_at: datetime) -> None:
     session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id)
-        .values(status=DeliveryStatus.SENT, sent_at=sent_at, last_error=None)
+        .values(
+            status=DeliveryStatus.SENT, sent_at=sent_at, last_error=None, payload=_without_token()
+        )
         .execution_options(synchronize_session=False)
     )
 
@@ -123,9 +136,43 @@ def mark_failed(session: Session, delivery_id: int, *, error: str) -> None:
     session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id)
-        .values(status=DeliveryStatus.FAILED, last_error=error[:MAX_ERROR_LENGTH])
+        .values(
+            status=DeliveryStatus.FAILED,
+            last_error=error[:MAX_ERROR_LENGTH],
+            payload=_without_token(),
+        )
         .execution_options(synchronize_session=False)
     )
+
+
+def delete_of_user(session: Session, user_id: uuid.UUID) -> int:
+    """Delete every delivery of the user, sent or not. A mail being sent right now holds
+    its advisory lock (see :func:`try_lock`): this waits for that send to finish, so a mail
+    either went out before the deletion or never goes out; and a send task that comes
+    later finds its delivery gone (or, for a moment, locked by this transaction)."""
+    unfinished = list(
+        session.scalars(
+            select(Delivery.id)
+            .where(
+                Delivery.user_id == user_id,
+                Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
+            )
+            .order_by(Delivery.id)
+        )
+    )
+    if unfinished:
+        session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(id) "
+                "FROM unnest(CAST(:ids AS bigint[])) AS id ORDER BY id"
+            ),
+            {"ids": unfinished},
+        )
+    result = session.execute(
+        delete(Delivery).where(Delivery.user_id == user_id),
+        execution_options={"synchronize_session": False},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def stale_unattempted(session: Session, *, created_before: datetime, limit: int) -> list[int]:

@@ -51,6 +51,8 @@ class Outcome(StrEnum):
     MISSING = "missing"
     RETRY = "retry"
     FAILED = "failed"
+    EXPIRED = "expired"
+    """The mail's link expired before it could be sent: failed without being sent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +78,19 @@ def retry_delay(attempt: int, *, base: float, cap: float) -> float:
     return backoff_delay(attempt, base=base, cap=cap, floor=1.0)
 
 
+class LinkExpired(Exception):
+    """The mail's link stopped working before the mail could be sent: sending it would
+    only hand the person a dead link."""
+
+
 def render(delivery: Delivery, settings: Settings) -> MailContent:
     """The delivery's mail: its stored payload read back into its kind's model
     (:class:`~tracker_notifier.mail.kinds.InvalidPayload` when that fails), rendered, with
-    the subject stored at creation."""
+    the subject stored at creation; :class:`LinkExpired` for a link that expired."""
     payload = kinds.stored(delivery.kind, delivery.payload)
+    expiry = payload.link_expiry()
+    if expiry is not None and expiry <= datetime.now(UTC):
+        raise LinkExpired(f"the link expired at {expiry.isoformat()}, before it could be sent")
     context = kinds.RenderContext(
         to_address=delivery.to_address,
         public_url=settings.public_url,
@@ -221,6 +231,10 @@ class DeliverySender:
                 to=delivery.to_address,
                 message_id=delivery.message_id,
             )
+        except LinkExpired as error:
+            repository.mark_failed(session, delivery.id, error=f"expired: {error}")
+            logger.warning("mail not sent: %s", error, extra=_ids(delivery.id))
+            return SendResult(Outcome.EXPIRED, error=str(error))
         except Exception as error:
             # Whatever the cause (a bad address, a payload that lost a field, a bug), this
             # one delivery fails, visibly, and the others go on.

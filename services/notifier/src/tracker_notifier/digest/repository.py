@@ -28,6 +28,7 @@ WITH candidates AS (
     SELECT r.user_id, r.email, r.timezone
     FROM recipients AS r
     WHERE r.digest_enabled
+      AND r.email_verified
       AND r.timezone = ANY(:zones)
       AND r.user_id > :after
       AND NOT EXISTS (

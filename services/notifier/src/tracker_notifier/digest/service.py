@@ -14,8 +14,9 @@ tick does the batch again: a digest is never lost to a fault, and never sent twi
 the claim and the delivery commit together. Memory holds one batch at a time.
 
 Each tick also keeps house: it requeues mails whose send task was lost, and forgets what
-outlived its retention (old claims, the inbox after ``NOTIFIER_INBOX_RETENTION``, sent or
-failed mails after ``NOTIFIER_DELIVERY_RETENTION``), in short batched transactions.
+outlived its retention (old claims, the inbox and the ids of deleted accounts after
+``NOTIFIER_INBOX_RETENTION``, sent or failed mails after ``NOTIFIER_DELIVERY_RETENTION``),
+in short batched transactions.
 """
 
 import logging
@@ -38,6 +39,7 @@ from tracker_notifier.digest.summaries import SummariesClient
 from tracker_notifier.digest.windows import DigestDay, due_days
 from tracker_notifier.mail import messages
 from tracker_notifier.mail.kinds import COMPLETED_TITLES_SHOWN, OPEN_TITLES_SHOWN, Digest
+from tracker_notifier.recipients import repository as recipients
 from tracker_runtime.timezones import known_timezones
 
 logger = logging.getLogger("tracker.notifier.digest")
@@ -243,11 +245,20 @@ class DigestRun:
                 session, created_before=mails_before, limit=limit
             )
         )
-        if events or mails:
+        # Ids of deleted accounts guard against stale events, which cannot come back from
+        # RabbitMQ after the inbox's retention either (see ``recipients.models.ErasedUser``).
+        erased = self._in_batches(
+            lambda session, limit: recipients.forget_erased_before(
+                session, inbox_before, limit=limit
+            )
+        )
+        if events or mails or erased:
             logger.info(
-                "forgot %d handled events and %d sent or failed mails past their retention",
+                "forgot %d handled events, %d sent or failed mails and %d ids of deleted "
+                "accounts past their retention",
                 events,
                 mails,
+                erased,
             )
 
     def _in_batches(self, delete_batch: Callable[[Session, int], int]) -> int:

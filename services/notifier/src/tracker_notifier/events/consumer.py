@@ -93,6 +93,10 @@ class EventsConsumerStep(bootsteps.ConsumerStep):  # type: ignore[misc]
                 args=(envelope.model_dump(mode="json"), str(request_id) if request_id else None),
                 task_id=handle_event_task_id(envelope),
                 confirm_timeout=PUBLISH_CONFIRM_TIMEOUT,
+                # What Celery logs of the task's arguments ("received", failures): never the
+                # event itself, whose payload may hold a link's token.
+                argsrepr=f"({envelope.event_type.value} {envelope.event_id})",
+                kwargsrepr="{}",
             )
         except Exception:
             # The broker did not confirm the task; the event goes back to its queue.

@@ -15,11 +15,11 @@ import uuid
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from html import escape
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from tracker_notifier.mail.messages import PRODUCT, MailContent, html_page
 
@@ -39,7 +39,7 @@ MAIL_KINDS: dict[str, type["MailKind"]] = {}
 
 
 class MailKind(BaseModel):
-    """The payload of one kind of mail. Subclasses set ``KIND`` and are registered."""
+    """The payload of one kind of mail. Subclasses that set ``KIND`` are registered."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -48,6 +48,8 @@ class MailKind(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
+        if "KIND" not in cls.__dict__:
+            return  # a base of several kinds (``LinkMail``), not a kind itself
         if cls.KIND in MAIL_KINDS:
             raise TypeError(f"two mail kinds named {cls.KIND!r}")
         MAIL_KINDS[cls.KIND] = cls
@@ -62,6 +64,11 @@ class MailKind(BaseModel):
     @abstractmethod
     def render(self, context: RenderContext) -> MailContent:
         """Both parts of the mail; every user-supplied string escaped in the HTML."""
+
+    def link_expiry(self) -> datetime | None:
+        """When the mail's link stops working, for a mail that carries one: a mail still
+        unsent then is not sent at all."""
+        return None
 
 
 class InvalidPayload(ValueError):
@@ -84,13 +91,47 @@ def stored(kind: str, payload: dict[str, Any]) -> MailKind:
         raise InvalidPayload(f"the stored {kind!r} payload is invalid: {problems}") from error
 
 
-# -- welcome ------------------------------------------------------------------------------
+# -- mails with a link: welcome, confirm the address, reset the password --------------------
+
+VERIFY_EMAIL_FRAGMENT = "verify-email"
+RESET_PASSWORD_FRAGMENT = "reset-password"
+RESET_LINK_MINUTES = 30
+"""How long a password reset link works (auth's rule; the mail says it)."""
+
+
+def link(public_url: str, fragment: str, token: str) -> str:
+    """A link into the web app carrying its token in the URL fragment, which browsers never
+    send to a server, so the token stays out of every access log."""
+    return f"{public_url.rstrip('/')}/#{fragment}={token}"
+
+
+class LinkMail(MailKind):
+    """A mail whose link carries a secret (``token``) that stops working at ``expires_at``.
+
+    The token is stored only until the mail is sent or failed for good (the sender then
+    removes it from the payload, so ``None`` is what a finished row reads back as); a mail
+    still unsent when its link expired is not sent at all (:meth:`link_expiry`). Nothing
+    logs a payload."""
+
+    token: str | None = Field(default=None, repr=False)
+    expires_at: AwareDatetime | None = None
+
+    def link_expiry(self) -> datetime | None:
+        return self.expires_at
+
+    def _require_token(self) -> str:
+        if self.token is None:
+            raise ValueError(f"the {self.KIND!r} mail has no token to link to any more")
+        return self.token
+
 
 WELCOME_SUBJECT = f"Welcome to {PRODUCT}"
 
 
-class Welcome(MailKind):
-    """The mail a person gets once, after registering."""
+class Welcome(LinkMail):
+    """The mail a person gets once, after registering, with the link that confirms the
+    address. (Welcomes stored before addresses were confirmed have no token, and say
+    only welcome.)"""
 
     KIND = "welcome"
 
@@ -102,10 +143,24 @@ class Welcome(MailKind):
 
     def render(self, context: RenderContext) -> MailContent:
         email, public_url = context.to_address, context.public_url
+        confirm_text = confirm_html = ""
+        if self.token is not None:
+            url = link(public_url, VERIFY_EMAIL_FRAGMENT, self.token)
+            confirm_text = (
+                "Please confirm that this address is yours by opening this link:\n"
+                f"{url}\n\n"
+                "Until you do, this is the only mail we send you.\n\n"
+            )
+            confirm_html = (
+                "<p>Please confirm that this address is yours: "
+                f'<a href="{escape(url)}">confirm my address</a>. '
+                "Until you do, this is the only mail we send you.</p>\n"
+            )
         text = (
             f"Hello {email},\n\n"
             f"welcome to {PRODUCT}! Your account is ready: keep your tasks at\n"
             f"{public_url}\n\n"
+            f"{confirm_text}"
             "Every night, at your own midnight, we send you one digest: what you finished\n"
             "that day and what is still open.\n\n"
             f"-- {PRODUCT}\n"
@@ -115,8 +170,82 @@ class Welcome(MailKind):
             f"<p>Hello {escape(email)},</p>\n"
             f"<p>welcome to {PRODUCT}! Your account is ready: keep your tasks at "
             f'<a href="{escape(public_url)}">{escape(public_url)}</a>.</p>\n'
+            f"{confirm_html}"
             "<p>Every night, at your own midnight, we send you one digest: what you finished "
             "that day and what is still open.</p>\n"
+            f"<p>&mdash; {PRODUCT}</p>",
+        )
+        return MailContent(subject=self.subject(), text=text, html=html)
+
+
+class ConfirmAddress(LinkMail):
+    """A new link that confirms the address, which the person asked for."""
+
+    KIND = "confirm-address"
+
+    expires_at: AwareDatetime
+
+    def idempotency_key(self, user_id: uuid.UUID) -> str:
+        # One mail per link asked for; the link's expiry tells the requests apart (the
+        # key never holds the secret itself).
+        return f"confirm-address:{user_id}:{self.expires_at.isoformat()}"
+
+    def subject(self) -> str:
+        return f"Confirm your address for {PRODUCT}"
+
+    def render(self, context: RenderContext) -> MailContent:
+        url = link(context.public_url, VERIFY_EMAIL_FRAGMENT, self._require_token())
+        email = context.to_address
+        text = (
+            f"Hello {email},\n\n"
+            f"please confirm that this address is yours by opening this link:\n{url}\n\n"
+            "If you did not ask for it, ignore this mail.\n\n"
+            f"-- {PRODUCT}\n"
+        )
+        html = html_page(
+            self.subject(),
+            f"<p>Hello {escape(email)},</p>\n"
+            "<p>please confirm that this address is yours: "
+            f'<a href="{escape(url)}">confirm my address</a>.</p>\n'
+            "<p>If you did not ask for it, ignore this mail.</p>\n"
+            f"<p>&mdash; {PRODUCT}</p>",
+        )
+        return MailContent(subject=self.subject(), text=text, html=html)
+
+
+class PasswordReset(LinkMail):
+    """The link to choose a new password, which the person (or someone who knows their
+    address) asked for."""
+
+    KIND = "password-reset"
+
+    expires_at: AwareDatetime
+
+    def idempotency_key(self, user_id: uuid.UUID) -> str:
+        return f"password-reset:{user_id}:{self.expires_at.isoformat()}"
+
+    def subject(self) -> str:
+        return f"Reset your {PRODUCT} password"
+
+    def render(self, context: RenderContext) -> MailContent:
+        url = link(context.public_url, RESET_PASSWORD_FRAGMENT, self._require_token())
+        email = context.to_address
+        lifetime = f"{RESET_LINK_MINUTES} minutes"
+        text = (
+            f"Hello {email},\n\n"
+            "someone asked to reset the password of your account. To choose a new one,\n"
+            f"open this link within {lifetime}:\n{url}\n\n"
+            "The link works once. If you did not ask for it, ignore this mail: your\n"
+            "password stays as it is.\n\n"
+            f"-- {PRODUCT}\n"
+        )
+        html = html_page(
+            self.subject(),
+            f"<p>Hello {escape(email)},</p>\n"
+            "<p>someone asked to reset the password of your account. To choose a new one, "
+            f'open <a href="{escape(url)}">this link</a> within {lifetime}.</p>\n'
+            "<p>The link works once. If you did not ask for it, ignore this mail: your "
+            "password stays as it is.</p>\n"
             f"<p>&mdash; {PRODUCT}</p>",
         )
         return MailContent(subject=self.subject(), text=text, html=html)

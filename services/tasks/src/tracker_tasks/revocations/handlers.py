@@ -1,5 +1,5 @@
 """The handler of each event type the tasks service consumes about sessions (subscribed in
-``subscriptions``)."""
+``tracker_tasks.events.subscriptions``)."""
 
 import logging
 

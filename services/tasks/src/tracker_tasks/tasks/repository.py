@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import KeyedColumnElement
 
+from tracker_tasks.db import outbox
 from tracker_tasks.tasks.models import Task, TaskStatus
 from tracker_tasks.tasks.schemas import Cursor
 
@@ -133,3 +134,22 @@ async def update_if_current(
         current_version=row.current_version,
         task=task,
     )
+
+
+async def delete_of_owner(db: AsyncSession, owner_id: uuid.UUID) -> int:
+    """Delete every task of ``owner_id``; how many there were."""
+    result = await db.execute(
+        delete(Task).where(Task.owner_id == owner_id).returning(Task.id),
+        execution_options={"synchronize_session": False},
+    )
+    return len(result.all())
+
+
+async def delete_events_about(db: AsyncSession, user_id: uuid.UUID) -> int:
+    """Delete the outbox rows of events about ``user_id``, published or not."""
+    result = await db.execute(
+        delete(outbox)
+        .where(outbox.c.payload["data"]["user_id"].astext == str(user_id))
+        .returning(outbox.c.id)
+    )
+    return len(result.all())

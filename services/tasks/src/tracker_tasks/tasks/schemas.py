@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Self
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -16,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from tracker_runtime.text import multiline, single_line
 from tracker_tasks.tasks.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, TaskStatus
 
 Title = Annotated[
@@ -23,12 +25,20 @@ Title = Annotated[
     StringConstraints(
         strict=True, strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH
     ),
-    Field(description="Leading and trailing whitespace is removed; 1 to 200 characters remain."),
+    AfterValidator(single_line),  # after the trimming: a trailing line break is trimmed
+    Field(
+        description="Leading and trailing whitespace is removed; 1 to 200 characters remain, "
+        "none of them a control or bidirectional control character."
+    ),
 ]
 Description = Annotated[
     str,
     StringConstraints(strict=True, max_length=DESCRIPTION_MAX_LENGTH),
-    Field(description="Free text, up to 10,000 characters."),
+    AfterValidator(multiline),
+    Field(
+        description="Free text, up to 10,000 characters; line breaks and tabs, but no other "
+        "control or bidirectional control character."
+    ),
 ]
 
 
