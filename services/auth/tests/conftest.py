@@ -20,7 +20,7 @@ from tracker_runtime.migrations import prepare
 from .support import BASE_URL, PASSWORD, Account
 
 TEST_DATABASE_URL = os.environ["AUTH_TEST_DATABASE_URL"]
-TABLES = ("users", "sessions", "refresh_tokens", "login_throttles", "outbox")
+TABLES = ("users", "sessions", "refresh_tokens", "account_tokens", "rate_limits", "outbox")
 
 
 def make_settings(keys_dir: Path, **overrides: object) -> Settings:

@@ -52,6 +52,37 @@ class ReadableFormatter(logging.Formatter):
         return line
 
 
+REDACTED = "[redacted]"
+
+
+def redact_query(path: str) -> str:
+    """``path`` with the value of every query parameter that may hold a secret (its name
+    contains "token", "secret", "password" or "code") replaced by ``[redacted]``."""
+    target, separator, query = path.partition("?")
+    if not separator:
+        return path
+    parameters = []
+    for parameter in query.split("&"):
+        name, equals, _value = parameter.partition("=")
+        secret = any(word in name.lower() for word in _SECRET_PARAMETER_WORDS)
+        parameters.append(f"{name}={REDACTED}" if equals and secret else parameter)
+    return f"{target}?{'&'.join(parameters)}"
+
+
+_SECRET_PARAMETER_WORDS = ("token", "secret", "password", "code")
+
+
+class RedactAccessLog(logging.Filter):
+    """Keep secrets in query strings (the unsubscribe link's token) out of uvicorn's access
+    log, whose arguments are (client, method, path with query, HTTP version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_query(args[2]), *args[3:])
+        return True
+
+
 def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     """Send every logger, uvicorn's included, through one handler on stderr."""
     handler = logging.StreamHandler(sys.stderr)
@@ -63,3 +94,6 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactAccessLog) for f in access.filters):
+        access.addFilter(RedactAccessLog())

@@ -152,9 +152,52 @@ class Settings(HttpServiceSettings):
         default=True, description="Mark cookies Secure; turn off only for plain-HTTP development."
     )
 
+    refresh_grace: Annotated[
+        timedelta,
+        Field(
+            ge=timedelta(0),
+            le=timedelta(minutes=5),
+            description="How long the refresh token just replaced still gets the same "
+            "successor (two tabs refreshing at once); after it, presenting it again counts "
+            "as reuse and ends the session.",
+        ),
+    ] = timedelta(seconds=30)
+
     login_failure_window: timedelta = timedelta(minutes=15)
     login_max_failures_per_account: int = 10
     login_max_failures_per_ip: int = 100
+
+    verification_token_ttl: Annotated[
+        timedelta,
+        Field(gt=timedelta(0), description="How long a link that confirms the address works."),
+    ] = timedelta(days=7)
+    password_reset_token_ttl: Annotated[
+        timedelta,
+        Field(gt=timedelta(0), description="How long a password-reset link works."),
+    ] = timedelta(minutes=30)
+    account_token_retention: Annotated[
+        timedelta,
+        Field(
+            gt=timedelta(0),
+            description="How long a confirmation or reset link's digest is kept after it "
+            "expired (ISO 8601 duration or seconds).",
+        ),
+    ] = timedelta(days=1)
+
+    limit_window: Annotated[
+        timedelta,
+        Field(
+            gt=timedelta(0),
+            description="The window in which registrations and mails are counted for the "
+            "limits below.",
+        ),
+    ] = timedelta(hours=1)
+    registrations_per_ip: Annotated[int, Field(ge=1)] = 20
+    registrations_per_address: Annotated[int, Field(ge=1)] = 5
+    reset_mails_per_ip: Annotated[int, Field(ge=1)] = 20
+    reset_mails_per_address: Annotated[int, Field(ge=1)] = 3
+    verification_mails_per_ip: Annotated[int, Field(ge=1)] = 20
+    verification_mails_per_address: Annotated[int, Field(ge=1)] = 3
 
     session_retention: Annotated[
         timedelta,
@@ -169,7 +212,8 @@ class Settings(HttpServiceSettings):
         Field(
             gt=timedelta(0),
             description="How often each replica deletes what outlived its retention: ended "
-            "sessions, finished login-throttle windows (ISO 8601 duration or seconds).",
+            "sessions, expired confirmation and reset links, finished rate-limit windows "
+            "(ISO 8601 duration or seconds).",
         ),
     ] = timedelta(minutes=10)
 

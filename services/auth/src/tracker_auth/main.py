@@ -6,6 +6,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from tracker_auth.caching import NoStoreByDefault
 from tracker_auth.clients.router import router as clients_router
 from tracker_auth.config import Settings, get_settings
 from tracker_auth.context import AuthContext
@@ -16,6 +17,7 @@ from tracker_auth.sessions.router import jwks_router
 from tracker_auth.sessions.router import router as sessions_router
 from tracker_auth.sessions.service import forget_expired
 from tracker_auth.users import unsubscribe
+from tracker_auth.users.router import password_reset_router
 from tracker_auth.users.router import router as users_router
 from tracker_runtime.background import BackgroundLoops, every
 from tracker_runtime.database import Database
@@ -71,7 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The unsubscribe link is authenticated by its signed token, never by a cookie, and its
     # one-click POST comes from a mail client, which is another site by nature.
     prepare_app(app, trusted_origins=[settings.public_url], cross_site_paths=[unsubscribe.PATH])
+    app.add_middleware(NoStoreByDefault)
     app.include_router(users_router)
+    app.include_router(password_reset_router)
     app.include_router(unsubscribe.router)
     app.include_router(sessions_router)
     app.include_router(jwks_router)

@@ -1,5 +1,6 @@
 """Minting access tokens (signed JWTs) and refresh tokens (opaque random values)."""
 
+import base64
 import hashlib
 import secrets
 import uuid
@@ -22,10 +23,34 @@ class IssuedTokens:
     refresh_expires_at: datetime
 
 
+REFRESH_TOKEN_BYTES = 32
+
+
 def new_refresh_token() -> tuple[str, bytes]:
     """A refresh token and the digest under which it is stored."""
-    token = secrets.token_urlsafe(32)
+    return _encode(secrets.token_bytes(REFRESH_TOKEN_BYTES))
+
+
+def _encode(raw: bytes) -> tuple[str, bytes]:
+    token = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
     return token, refresh_token_digest(token)
+
+
+def _successor_pad(predecessor: str) -> bytes:
+    # Another hash of the predecessor than its stored digest, so that the database alone
+    # (digests and sealed successors) never yields a usable token.
+    return hashlib.sha256(b"successor:" + predecessor.encode()).digest()
+
+
+def seal_successor(predecessor: str, successor: str) -> bytes:
+    """``successor`` encrypted with a one-time pad only a holder of ``predecessor`` can make."""
+    raw = base64.urlsafe_b64decode(successor + "=" * (-len(successor) % 4))
+    return bytes(a ^ b for a, b in zip(raw, _successor_pad(predecessor), strict=True))
+
+
+def unseal_successor(predecessor: str, sealed: bytes) -> tuple[str, bytes]:
+    """The successor sealed by :func:`seal_successor`, and its digest."""
+    return _encode(bytes(a ^ b for a, b in zip(sealed, _successor_pad(predecessor), strict=True)))
 
 
 def refresh_token_digest(token: str) -> bytes:

@@ -1,4 +1,5 @@
-"""Ended sessions and finished login windows are forgotten after their retention."""
+"""Ended sessions, expired links and finished rate-limit windows are forgotten after their
+retention."""
 
 import asyncio
 import uuid
@@ -12,9 +13,12 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from tracker_auth.config import Settings
+from tracker_auth.limits.models import RateLimit
 from tracker_auth.main import create_app
-from tracker_auth.sessions.models import AuthSession, LoginThrottle, RefreshToken
+from tracker_auth.sessions.models import AuthSession, RefreshToken
 from tracker_auth.sessions.service import forget_expired
+from tracker_auth.users.emails import TokenPurpose, link_token_digest
+from tracker_auth.users.models import AccountToken
 from tracker_runtime.database import Database
 
 from ..conftest import make_settings
@@ -118,21 +122,51 @@ async def test_large_backlogs_are_deleted_in_bounded_batches(
     assert len(await session_ids(database)) == 1
 
 
-async def test_login_throttles_are_forgotten_when_their_window_ended(
+async def test_rate_limits_are_forgotten_when_their_longest_window_ended(
     app: FastAPI, settings: Settings
 ) -> None:
     database: Database = app.state.database
     now = datetime.now(UTC)
-    window = settings.login_failure_window
+    window = max(settings.login_failure_window, settings.limit_window)
     async with database.sessions.begin() as db:
-        db.add(LoginThrottle(key="ended", failures=3, window_started_at=now - window * 2))
-        db.add(LoginThrottle(key="open", failures=3, window_started_at=now - window / 2))
+        db.add(RateLimit(key="ended", hits=3, window_started_at=now - window * 2))
+        db.add(RateLimit(key="open", hits=3, window_started_at=now - window / 2))
 
     forgotten = await forget_expired(database, settings)
 
-    assert forgotten.throttles == 1
+    assert forgotten.rate_limits == 1
     async with database.sessions() as db:
-        assert set(await db.scalars(select(LoginThrottle.key))) == {"open"}
+        assert set(await db.scalars(select(RateLimit.key))) == {"open"}
+
+
+async def test_links_are_forgotten_once_expired_longer_than_their_retention(
+    app: FastAPI, settings: Settings, account: Account
+) -> None:
+    database: Database = app.state.database
+    now = datetime.now(UTC)
+    retention = settings.account_token_retention
+    async with database.sessions.begin() as db:
+        for name, expires_at in (
+            ("long-expired", now - retention - timedelta(minutes=1)),
+            ("just-expired", now - retention + timedelta(minutes=1)),
+        ):
+            db.add(
+                AccountToken(
+                    user_id=uuid.UUID(account.id),
+                    purpose=TokenPurpose.RESET,
+                    token_digest=link_token_digest(name),
+                    expires_at=expires_at,
+                )
+            )
+
+    forgotten = await forget_expired(database, settings)
+
+    assert forgotten.account_tokens == 1
+    async with database.sessions() as db:
+        digests = set(await db.scalars(select(AccountToken.token_digest)))
+    assert link_token_digest("long-expired") not in digests
+    assert link_token_digest("just-expired") in digests
+    assert len(digests) == 2  # and the welcome mail's link, still valid
 
 
 async def test_the_service_applies_the_retention_by_itself(

@@ -27,6 +27,15 @@ def set_cookies(response: httpx.Response) -> dict[str, SimpleCookie]:
     return parsed
 
 
+async def age_rotations(app: FastAPI, *, by: timedelta) -> None:
+    """Make every rotation of a refresh token ``by`` older."""
+    async with app.state.database.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE refresh_tokens SET rotated_at = rotated_at - CAST(:by AS interval)"),
+            {"by": by},
+        )
+
+
 @pytest.mark.parametrize("as_form", [False, True])
 async def test_log_in_with_json_or_form(
     client: httpx.AsyncClient, account: Account, as_form: bool
@@ -187,6 +196,7 @@ async def test_a_reused_refresh_token_revokes_the_whole_family(
     rotated = await client.post("/api/session/refresh")
     assert rotated.status_code == 200
     legit_access = rotated.json()["access_token"]
+    await age_rotations(app, by=timedelta(seconds=31))  # past AUTH_REFRESH_GRACE
 
     client.cookies.clear()
     client.cookies.set("tt_refresh", stolen, path="/api/session")

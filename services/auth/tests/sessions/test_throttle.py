@@ -76,7 +76,7 @@ async def test_the_lock_ends_with_its_window(
         await fail_login(client, account.email)
     async with app.state.database.engine.begin() as connection:
         await connection.execute(
-            text("UPDATE login_throttles SET window_started_at = :then"),
+            text("UPDATE rate_limits SET window_started_at = :then"),
             {"then": datetime.now(UTC) - timedelta(minutes=16)},
         )
 
@@ -94,7 +94,5 @@ async def test_counts_are_shared_through_the_database(
     for _ in range(ACCOUNT_LIMIT):
         await fail_login(client, account.email)
     async with app.state.database.engine.connect() as connection:
-        failures = (
-            await connection.execute(text("SELECT max(failures) FROM login_throttles"))
-        ).scalar()
+        failures = (await connection.execute(text("SELECT max(hits) FROM rate_limits"))).scalar()
     assert failures == ACCOUNT_LIMIT

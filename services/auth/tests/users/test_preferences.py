@@ -14,7 +14,10 @@ from ..support import BASE_URL, Account, fetch_all, updated_events
 
 
 async def stored_user(app: FastAPI) -> dict[str, object]:
-    [row] = await fetch_all(app, "SELECT email, timezone, digest_enabled FROM users")
+    [row] = await fetch_all(
+        app,
+        "SELECT email, timezone, digest_enabled, reminders_enabled, email_verified FROM users",
+    )
     return row
 
 
@@ -56,6 +59,8 @@ async def test_changing_the_timezone_returns_the_user_and_writes_user_updated(
             "email": account.email,
             "timezone": "Europe/Berlin",
             "digest_enabled": True,
+            "reminders_enabled": True,
+            "email_verified": False,
         }
     ]
 
@@ -112,6 +117,8 @@ async def test_a_field_left_out_keeps_its_value(
         "email": account.email,
         "timezone": "America/Sao_Paulo",
         "digest_enabled": False,
+        "reminders_enabled": True,
+        "email_verified": False,
     }
     assert (await updated_events(app))[-1]["digest_enabled"] is False
 
@@ -171,7 +178,7 @@ async def test_repeating_a_change_writes_one_event(
     assert len(await updated_events(app)) == 1
 
 
-NO_CHANGE = "Give at least one of timezone and digest_enabled"
+NO_CHANGE = "Give at least one of timezone, digest_enabled and reminders_enabled"
 
 
 @pytest.mark.parametrize(
@@ -230,6 +237,8 @@ async def test_invalid_changes_get_a_4xx_with_a_message_and_change_nothing(
         "email": account.email,
         "timezone": "UTC",
         "digest_enabled": True,
+        "reminders_enabled": True,
+        "email_verified": False,
     }
     assert await updated_events(app) == []
 
@@ -336,6 +345,8 @@ async def test_a_failure_after_the_event_rolls_back_change_and_event(
         "email": account.email,
         "timezone": "UTC",
         "digest_enabled": True,
+        "reminders_enabled": True,
+        "email_verified": False,
     }
     assert await updated_events(app) == []
 
@@ -355,6 +366,8 @@ async def test_concurrent_changes_apply_one_after_the_other(
         "email": account.email,
         "timezone": "Europe/Vienna",
         "digest_enabled": False,
+        "reminders_enabled": True,
+        "email_verified": False,
     }
     events = await updated_events(app)
     assert len(events) == 2

@@ -145,8 +145,13 @@ async def test_registration_writes_user_registered_to_the_outbox_with_the_user(
     )
     user_id = response.json()["id"]
 
-    rows = await fetch_all(app, "SELECT event_type, payload, headers, published_at FROM outbox")
-    assert len(rows) == 1
+    rows = await fetch_all(
+        app, "SELECT event_type, payload, headers, published_at FROM outbox ORDER BY id"
+    )
+    assert [row["event_type"] for row in rows] == [
+        "user.registered",
+        "user.verification_requested",
+    ]
     row = rows[0]
     assert row["event_type"] == "user.registered"
     assert row["published_at"] is None
@@ -166,7 +171,7 @@ async def test_a_refused_registration_writes_no_event(
     response = await client.post("/api/user", json={"email": account.email, "password": PASSWORD})
 
     assert response.status_code == 409
-    assert len(await fetch_all(app, "SELECT id FROM outbox")) == 1  # the first account's only
+    assert len(await fetch_all(app, "SELECT id FROM outbox")) == 2  # the first account's only
 
 
 async def test_a_failure_after_the_insert_rolls_back_user_and_event(

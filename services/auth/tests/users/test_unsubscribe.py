@@ -117,6 +117,8 @@ async def test_the_one_click_post_turns_the_digest_off_and_writes_user_updated(
             "email": account.email,
             "timezone": "UTC",
             "digest_enabled": False,
+            "reminders_enabled": True,
+            "email_verified": False,
         }
     ]
 

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, func
+from sqlalchemy import DateTime, ForeignKey, LargeBinary, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker_auth.db import Base
@@ -37,14 +37,7 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class LoginThrottle(Base):
-    """Failed logins counted per key (an account or a client address) in a fixed window.
-    Kept in PostgreSQL so that every replica sees the same counts."""
-
-    __tablename__ = "login_throttles"
-
-    key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer)
-    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    successor_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    """The token that replaced this one, sealed with a key derived from this one
+    (``tokens.seal_successor``): during the refresh grace, a second tab presenting this
+    token gets the same successor, which only a holder of this token can unseal."""

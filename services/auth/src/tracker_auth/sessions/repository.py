@@ -1,11 +1,10 @@
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import case, delete, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tracker_auth.sessions.models import AuthSession, LoginThrottle, RefreshToken
+from tracker_auth.sessions.models import AuthSession, RefreshToken
 from tracker_auth.users.models import User
 
 
@@ -62,35 +61,22 @@ async def revoke_session(
     return (await db.scalars(statement)).one_or_none()
 
 
-async def failures_in_window(
-    db: AsyncSession, keys: list[str], *, window: timedelta, now: datetime
-) -> dict[str, LoginThrottle]:
-    statement = select(LoginThrottle).where(
-        LoginThrottle.key.in_(keys), LoginThrottle.window_started_at > now - window
+async def live_session_ids(
+    db: AsyncSession, user_id: uuid.UUID, *, now: datetime
+) -> list[uuid.UUID]:
+    """The user's sessions that are neither revoked nor over, locked until the transaction
+    ends (a concurrent refresh of one of them waits, then finds it revoked)."""
+    statement = (
+        select(AuthSession.id)
+        .where(
+            AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+        )
+        .order_by(AuthSession.id)
+        .with_for_update()
     )
-    return {row.key: row for row in await db.scalars(statement)}
-
-
-async def count_failure(
-    db: AsyncSession, keys: list[str], *, window: timedelta, now: datetime
-) -> None:
-    """Add one failure to each key, starting a new window where the old one has ended."""
-    statement = insert(LoginThrottle).values(
-        [{"key": key, "failures": 1, "window_started_at": now} for key in keys]
-    )
-    expired = LoginThrottle.window_started_at <= now - window
-    statement = statement.on_conflict_do_update(
-        index_elements=[LoginThrottle.key],
-        set_={
-            "failures": case((expired, 1), else_=LoginThrottle.failures + 1),
-            "window_started_at": case((expired, now), else_=LoginThrottle.window_started_at),
-        },
-    )
-    await db.execute(statement)
-
-
-async def forget_failures(db: AsyncSession, key: str) -> None:
-    await db.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+    return list(await db.scalars(statement))
 
 
 async def delete_ended_sessions(db: AsyncSession, *, ended_before: datetime, limit: int) -> int:
@@ -107,19 +93,5 @@ async def delete_ended_sessions(db: AsyncSession, *, ended_before: datetime, lim
         .with_for_update(skip_locked=True)
     )
     statement = delete(AuthSession).where(AuthSession.id.in_(ended))
-    result = await db.execute(statement, execution_options={"synchronize_session": False})
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def delete_ended_throttles(db: AsyncSession, *, started_before: datetime, limit: int) -> int:
-    """Delete up to ``limit`` failure counts whose window started before ``started_before``
-    (an ended window counts nothing: the next failure starts a new one)."""
-    ended = (
-        select(LoginThrottle.key)
-        .where(LoginThrottle.window_started_at <= started_before)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    statement = delete(LoginThrottle).where(LoginThrottle.key.in_(ended))
     result = await db.execute(statement, execution_options={"synchronize_session": False})
     return int(getattr(result, "rowcount", 0) or 0)

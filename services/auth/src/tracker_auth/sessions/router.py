@@ -6,7 +6,7 @@ from tracker_auth.deps import ContextDep, OptionalSessionId
 from tracker_auth.sessions import service
 from tracker_auth.sessions.cookies import clear_session_cookies, set_session_cookies
 from tracker_auth.sessions.schemas import Credentials
-from tracker_auth.users.router import signed_in
+from tracker_auth.users.router import client_ip, signed_in
 from tracker_auth.users.schemas import SignedIn
 from tracker_runtime.body import json_or_form, json_or_form_openapi
 from tracker_runtime.errors import APIError
@@ -34,7 +34,7 @@ async def log_in(
         ctx,
         email=credentials.email,
         password=credentials.password,
-        client_ip=request.client.host if request.client else None,
+        client_ip=client_ip(request),
     )
     set_session_cookies(response, tokens, ctx.settings)
     return signed_in(user, tokens)

@@ -1,28 +1,31 @@
 """Sessions: logging in, rotating refresh tokens with reuse detection, logging out, and
-forgetting sessions and failure counts that outlived their retention."""
+forgetting what outlived its retention (sessions, links, rate-limit counts)."""
 
-import hashlib
 import logging
-import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracker_auth.config import Settings
 from tracker_auth.context import AuthContext
 from tracker_auth.db import outbox
+from tracker_auth.limits import repository as limits_repository
+from tracker_auth.limits import service as limits
 from tracker_auth.sessions import repository
-from tracker_auth.sessions.models import AuthSession
+from tracker_auth.sessions.models import AuthSession, RefreshToken
 from tracker_auth.tokens import (
     IssuedTokens,
     access_token,
     new_refresh_token,
     refresh_token_digest,
+    seal_successor,
+    unseal_successor,
 )
 from tracker_auth.users import repository as users
+from tracker_auth.users.emails import email_key
 from tracker_auth.users.models import User
 from tracker_contracts import SessionRevoked
 from tracker_runtime.database import Database
@@ -33,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 WRONG_CREDENTIALS = "Wrong email or password"
 RETENTION_BATCH_SIZE = 500
-"""Sessions (or failure counts) per delete: each batch is a short transaction, so a large
+"""Rows per delete: each batch is a short transaction, so a large
 backlog never holds many locks for long. A session's refresh tokens go with it."""
 
 
@@ -78,47 +81,65 @@ async def _mint(
 async def log_in(
     db: AsyncSession, ctx: AuthContext, *, email: str, password: str, client_ip: str | None
 ) -> tuple[User, IssuedTokens]:
-    settings = ctx.settings
-    now = _now()
-    account_key = "account:" + hashlib.sha256(email.lower().encode()).hexdigest()
-    limits = {account_key: settings.login_max_failures_per_account}
-    if client_ip:
-        limits["ip:" + client_ip] = settings.login_max_failures_per_ip
-
-    counted = await repository.failures_in_window(
-        db, list(limits), window=settings.login_failure_window, now=now
-    )
-    blocked_until = [
-        row.window_started_at + settings.login_failure_window
-        for key, row in counted.items()
-        if row.failures >= limits[key]
-    ]
-    if blocked_until:
-        retry_after = max(1, math.ceil((max(blocked_until) - now).total_seconds()))
-        logger.warning("login throttled", extra={"retry_after": retry_after})
-        raise APIError(
-            429,
-            "Too many failed attempts; try again later",
-            headers={"Retry-After": str(retry_after)},
-        )
-
-    user = await users.by_email(db, email)
-    if not await ctx.hasher.verify(password, user.password_hash if user else None):
-        await repository.count_failure(
-            db, list(limits), window=settings.login_failure_window, now=now
-        )
-        raise APIError(401, WRONG_CREDENTIALS, commit=True)
+    user = await users.by_email_key(db, email_key(email))
+    if not await password_matches(
+        db,
+        ctx,
+        email=email,
+        password_hash=user.password_hash if user else None,
+        password=password,
+        client_ip=client_ip,
+    ):
+        raise APIError(401, WRONG_CREDENTIALS)
     assert user is not None
-
-    await repository.forget_failures(db, account_key)
     if ctx.hasher.needs_rehash(user.password_hash):
         await users.set_password_hash(db, user, await ctx.hasher.hash(password))
     return user, await start(db, ctx, user)
 
 
+def login_limit_key(email: str) -> str:
+    return limits.address_key("login", email_key(email))
+
+
+async def password_matches(
+    db: AsyncSession,
+    ctx: AuthContext,
+    *,
+    email: str,
+    password_hash: str | None,
+    password: str,
+    client_ip: str | None,
+) -> bool:
+    """Whether ``password`` is the account's, under the failed-login limits (per account
+    and per client address). The attempt is counted as a failure *before* the password is
+    hashed (``limits.reserve``), so a burst of concurrent guesses is counted one by one and
+    the ones past the limit are refused with a 429; a success gives its count back.
+    ``password_hash`` ``None`` (no such account) costs the same and answers ``False``."""
+    settings = ctx.settings
+    window = settings.login_failure_window
+    account_limit = login_limit_key(email)
+    checked = [limits.Limit(account_limit, settings.login_max_failures_per_account, window)]
+    client_limit = limits.client_key("login", client_ip) if client_ip else None
+    if client_limit:
+        checked.append(limits.Limit(client_limit, settings.login_max_failures_per_ip, window))
+    reservation = await limits.reserve(
+        ctx.database, checked, now=_now(), message="Too many failed attempts; try again later"
+    )
+    if not await ctx.hasher.verify(password, password_hash):
+        return False
+    await limits_repository.forget(db, [account_limit])
+    if client_limit:
+        await limits.release(ctx.database, reservation, client_limit)
+    return True
+
+
 async def refresh(db: AsyncSession, ctx: AuthContext, presented: str) -> tuple[User, IssuedTokens]:
     """Exchange a refresh token for a new pair. A token presented a second time means it
-    leaked: the whole session (every token descended from the same login) is revoked."""
+    leaked: the whole session (every token descended from the same login) is revoked.
+
+    Except within ``AUTH_REFRESH_GRACE`` of its rotation, while its successor is still the
+    current token: then it is another tab of the same browser that sent the same cookie
+    at the same time, and it gets the same successor (and a fresh access token)."""
     now = _now()
     found = await repository.refresh_token_for_update(db, refresh_token_digest(presented))
     if found is None:
@@ -127,6 +148,11 @@ async def refresh(db: AsyncSession, ctx: AuthContext, presented: str) -> tuple[U
     if session.revoked_at is not None:
         raise APIError(401, "This session has ended; log in again")
     if token.rotated_at is not None:
+        again = await _same_successor(
+            db, ctx, presented=presented, token=token, session=session, now=now
+        )
+        if again is not None:
+            return user, again
         logger.warning("refresh token reused; revoking its session", extra={"sid": session.id})
         await revoke(db, ctx, session.id, reason="reuse", now=now)
         raise APIError(401, "This refresh token was already used; log in again", commit=True)
@@ -134,7 +160,50 @@ async def refresh(db: AsyncSession, ctx: AuthContext, presented: str) -> tuple[U
         raise APIError(401, "The session expired; log in again")
 
     token.rotated_at = now
-    return user, await _mint(db, ctx, session, now)
+    tokens = await _mint(db, ctx, session, now)
+    token.successor_sealed = seal_successor(presented, tokens.refresh_token)
+    return user, tokens
+
+
+async def _same_successor(
+    db: AsyncSession,
+    ctx: AuthContext,
+    *,
+    presented: str,
+    token: RefreshToken,
+    session: AuthSession,
+    now: datetime,
+) -> IssuedTokens | None:
+    """The successor of a token rotated within the grace, if it is still the current one."""
+    if (
+        token.rotated_at is None
+        or token.successor_sealed is None
+        or now - token.rotated_at > ctx.settings.refresh_grace
+        or session.expires_at <= now
+    ):
+        return None
+    successor, digest = unseal_successor(presented, token.successor_sealed)
+    found = await repository.refresh_token_for_update(db, digest)
+    if found is None:
+        return None
+    current = found[0]
+    if current.rotated_at is not None or current.expires_at <= now:
+        return None
+    access, access_expires_at = access_token(
+        ctx.signing_key,
+        ctx.settings,
+        user_id=session.user_id,
+        session_id=session.id,
+        session_expires_at=session.expires_at,
+        now=now,
+    )
+    return IssuedTokens(
+        session_id=session.id,
+        access_token=access,
+        access_expires_at=access_expires_at,
+        refresh_token=successor,
+        refresh_expires_at=current.expires_at,
+    )
 
 
 async def revoke(
@@ -152,6 +221,25 @@ async def revoke(
             session_id=session.id, user_id=session.user_id, expires_at=last_access_expiry
         ),
     )
+
+
+async def revoke_all(
+    db: AsyncSession,
+    ctx: AuthContext,
+    user_id: uuid.UUID,
+    *,
+    reason: str,
+    keep: uuid.UUID | None = None,
+) -> int:
+    """End every live session of the user but ``keep``, each with its ``session.revoked``;
+    return how many ended."""
+    now = _now()
+    ended = 0
+    for session_id in await repository.live_session_ids(db, user_id, now=now):
+        if session_id != keep:
+            await revoke(db, ctx, session_id, reason=reason, now=now)
+            ended += 1
+    return ended
 
 
 async def log_out(
@@ -175,39 +263,53 @@ async def log_out(
 @dataclass(frozen=True, slots=True)
 class Forgotten:
     sessions: int
-    throttles: int
+    rate_limits: int
+    account_tokens: int
+
+
+def _longest_limit_window(settings: Settings) -> timedelta:
+    return max(settings.login_failure_window, settings.limit_window)
 
 
 async def forget_expired(
     database: Database, settings: Settings, *, batch_size: int = RETENTION_BATCH_SIZE
 ) -> Forgotten:
     """Delete sessions that ended (expired, and revoked if they were) more than
-    ``AUTH_SESSION_RETENTION`` ago, with their refresh tokens, and the failure counts whose
-    window ended. A live session keeps every rotated token: reuse detection needs them.
-    Idempotent, so any number of replicas may run it at once."""
+    ``AUTH_SESSION_RETENTION`` ago, with their refresh tokens; confirmation and reset
+    links expired more than ``AUTH_ACCOUNT_TOKEN_RETENTION`` ago; and the rate-limit
+    counts whose window ended. A live session keeps every rotated token: reuse detection
+    needs them. Idempotent, so any number of replicas may run it at once."""
     now = _now()
     ended_before = now - settings.session_retention
-    started_before = now - settings.login_failure_window
+    started_before = now - _longest_limit_window(settings)
+    expired_before = now - settings.account_token_retention
 
     async def sessions(db: AsyncSession) -> int:
         return await repository.delete_ended_sessions(
             db, ended_before=ended_before, limit=batch_size
         )
 
-    async def throttles(db: AsyncSession) -> int:
-        return await repository.delete_ended_throttles(
+    async def rate_limits(db: AsyncSession) -> int:
+        return await limits_repository.delete_ended(
             db, started_before=started_before, limit=batch_size
+        )
+
+    async def account_tokens(db: AsyncSession) -> int:
+        return await users.delete_expired_tokens(
+            db, expired_before=expired_before, limit=batch_size
         )
 
     forgotten = Forgotten(
         sessions=await _in_batches(database, sessions, batch_size),
-        throttles=await _in_batches(database, throttles, batch_size),
+        rate_limits=await _in_batches(database, rate_limits, batch_size),
+        account_tokens=await _in_batches(database, account_tokens, batch_size),
     )
-    if forgotten.sessions or forgotten.throttles:
+    if forgotten.sessions or forgotten.rate_limits or forgotten.account_tokens:
         logger.info(
-            "forgot %d ended sessions and %d ended login-throttle windows",
+            "forgot %d ended sessions, %d ended rate-limit windows and %d expired links",
             forgotten.sessions,
-            forgotten.throttles,
+            forgotten.rate_limits,
+            forgotten.account_tokens,
         )
     return forgotten
 

@@ -48,19 +48,62 @@ class Preferences(BaseModel):
         default=None, description="IANA timezone: the digest arrives at its midnight"
     )
     digest_enabled: bool | None = Field(default=None, description="Whether to send the digest")
+    reminders_enabled: bool | None = Field(
+        default=None, description="Whether to send the reminder mails of tasks"
+    )
 
     @model_validator(mode="after")
     def _changes_something(self) -> Self:
-        if self.timezone is None and self.digest_enabled is None:
-            raise ValueError("Give at least one of timezone and digest_enabled")
+        if self.timezone is None and self.digest_enabled is None and self.reminders_enabled is None:
+            raise ValueError("Give at least one of timezone, digest_enabled and reminders_enabled")
         return self
+
+
+LinkToken = Annotated[
+    str, Field(min_length=1, max_length=200, description="The token from the mail's link")
+]
+CurrentPassword = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH)]
+
+
+class EmailVerification(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: LinkToken
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: CurrentPassword
+    new_password: NewPassword
+
+
+class AccountDeletion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: CurrentPassword
+
+
+class PasswordResetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+
+
+class PasswordResetConfirmation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: LinkToken
+    new_password: NewPassword
 
 
 class UserOut(BaseModel):
     id: uuid.UUID
     email: str
+    email_verified: bool
     timezone: str
     digest_enabled: bool
+    reminders_enabled: bool
     created_at: datetime
 
 

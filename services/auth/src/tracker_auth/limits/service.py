@@ -1,0 +1,70 @@
+"""Rate limits: attempts counted per key in fixed windows, reserved before the work.
+
+A request takes its hit on every key that applies to it (its client address, its target
+account) in one short transaction of its own, committed before the expensive or visible
+work starts: concurrent requests count one after the other, so a burst cannot all pass a
+check made before any of them was counted. A request over any limit takes no hit at all
+and gets a 429 with ``Retry-After``.
+"""
+
+import hashlib
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tracker_auth.limits import repository
+from tracker_runtime.database import Database
+from tracker_runtime.errors import APIError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    key: str
+    max_hits: int
+    window: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """The hits a request took: each key with the window it counted in."""
+
+    windows: dict[str, datetime]
+
+
+def address_key(kind: str, email_key: str) -> str:
+    """The key of a limit on a target address; the address itself is never stored here."""
+    return f"{kind}:" + hashlib.sha256(email_key.encode()).hexdigest()
+
+
+def client_key(kind: str, client_ip: str) -> str:
+    return f"{kind}-ip:{client_ip}"
+
+
+async def reserve(
+    database: Database, limits: list[Limit], *, now: datetime, message: str
+) -> Reservation:
+    """Count one hit on every limit, or on none and raise a 429 when any is reached."""
+    by_key = {limit.key: limit for limit in limits}
+    async with database.sessions.begin() as db:
+        rows = await repository.count_hits(
+            db, {key: limit.window for key, limit in by_key.items()}, now=now
+        )
+        over = [row for row in rows if row.hits > by_key[row.key].max_hits]
+        if over:  # raising rolls the transaction back: no hit taken
+            until = max(row.window_started_at + by_key[row.key].window for row in over)
+            retry_after = max(1, math.ceil((until - now).total_seconds()))
+            logger.warning("rate limited", extra={"retry_after": retry_after})
+            raise APIError(429, message, headers={"Retry-After": str(retry_after)})
+        return Reservation(windows={row.key: row.window_started_at for row in rows})
+
+
+async def release(database: Database, reservation: Reservation, key: str) -> None:
+    """Give back the hit taken on ``key`` (an attempt that turned out not to count)."""
+    window_started_at = reservation.windows.get(key)
+    if window_started_at is None:
+        return
+    async with database.sessions.begin() as db:
+        await repository.take_back_hit(db, key, window_started_at=window_started_at)
