@@ -175,6 +175,22 @@
     saver.showState();
   }
 
+  let touched = false; // changed by the person since the modal opened
+  let open = false;
+
+  /** The account as it is now: another device may have changed it since this page loaded. */
+  async function reload() {
+    touched = false;
+    const reply = await TT.api.call("GET", "/api/user");
+    if (!reply.ok || !reply.body || touched || !open) {
+      return;
+    }
+    TT.app.update(reply.body);
+    if ($.isEmptyObject(saver.pending) && !saver.inFlight) {
+      fill(reply.body);
+    }
+  }
+
   function onTimezone() {
     const value = String($("#settings-timezone").val()).trim();
     TT.forms.clearField($form, "timezone");
@@ -336,7 +352,7 @@
     }
     $("#verify-address").text(user.email);
     $banner.prop("hidden", !unconfirmed);
-    if ($modal.hasClass("show") && $.isEmptyObject(saver.pending) && !saver.inFlight) {
+    if (open && $.isEmptyObject(saver.pending) && !saver.inFlight) {
       fillSwitches(user);
     }
   }
@@ -365,10 +381,12 @@
     }));
 
     $modal.on("show.bs.modal", function () {
+      open = true;
       const user = TT.app.user();
       if (user) {
         fill(user);
       }
+      reload();
       $("#password-done").prop("hidden", true).text("");
       TT.forms.clear($("#password-form"));
       showDeleteForm(false);
@@ -376,10 +394,12 @@
     $modal.on("shown.bs.modal", function () { $("#settings-timezone").trigger("focus"); });
     $modal.on("hide.bs.modal", function () { saver.flush(); });
     $modal.on("hidden.bs.modal", function () {
+      open = false;
       $("#password-form")[0].reset();
       showDeleteForm(false);
     });
 
+    $form.on("input change", function () { touched = true; });
     $("#settings-timezone").on("input", onTimezone).on("change blur", onTimezoneLeft);
     $("#settings-timezone-suggest").on("click", useSuggestion);
     $("#settings-digest").on("change", function () {
