@@ -38,3 +38,18 @@ async def updated_events(app: FastAPI) -> list[dict[str, Any]]:
         assert isinstance(envelope.data, UserUpdated)
         events.append(envelope.data.model_dump(mode="json"))
     return events
+
+
+async def events(app: FastAPI, event_type: str) -> list[dict[str, Any]]:
+    """The events of ``event_type`` in the outbox, oldest first, as their validated data."""
+    rows = await fetch_all(
+        app, "SELECT payload FROM outbox WHERE event_type = :type ORDER BY id", type=event_type
+    )
+    return [parse_envelope(json.dumps(row["payload"])).data.model_dump(mode="json") for row in rows]
+
+
+async def last_link_token(app: FastAPI, event_type: str) -> str:
+    """The token of the newest mail request of ``event_type`` (what the mail's link holds)."""
+    token = (await events(app, event_type))[-1]["token"]
+    assert isinstance(token, str)
+    return token

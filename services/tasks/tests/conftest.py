@@ -38,7 +38,14 @@ from .support import (
 TEST_DATABASE_URL = os.environ["TASKS_TEST_DATABASE_URL"]
 AUTH_TEST_DATABASE_URL = os.environ["TASKS_AUTH_TEST_DATABASE_URL"]
 TABLES = ("tasks", "revoked_sessions", "outbox")
-AUTH_TABLES = ("users", "sessions", "refresh_tokens", "login_throttles", "outbox")
+AUTH_TABLES = (
+    "users",
+    "sessions",
+    "refresh_tokens",
+    "account_tokens",
+    "rate_limits",
+    "outbox",
+)
 
 
 PREVIOUS_SIGNING_KEY = Ed25519PrivateKey.generate()

@@ -28,6 +28,12 @@ class Principal:
     session_id: uuid.UUID
 
 
+def client_ip(request: Request) -> str | None:
+    """The client's address: uvicorn has already taken it from ``X-Forwarded-For`` when the
+    request came through a trusted proxy (``FORWARDED_ALLOW_IPS``)."""
+    return request.client.host if request.client else None
+
+
 async def optional_session_id(request: Request, ctx: ContextDep) -> uuid.UUID | None:
     """The session of a valid access token, if the request carries one."""
     token = token_from(request)

@@ -10,7 +10,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tracker_auth.config import Settings
 from tracker_auth.limits.models import RateLimit
@@ -191,3 +191,20 @@ def test_retention_settings_are_positive_durations(tmp_path: Path) -> None:
     for field in ("session_retention", "cleanup_interval"):
         with pytest.raises(ValidationError, match="greater than 0"):
             make_settings(tmp_path, **{field: timedelta(0)})
+
+
+async def test_sent_mail_requests_with_a_link_are_forgotten(
+    app: FastAPI, settings: Settings, account: Account
+) -> None:
+    """The token of a link is in the event the notifier needs; once the relay sent it, the
+    retention deletes the row, so the database keeps no usable token."""
+    database: Database = app.state.database
+    async with database.engine.begin() as connection:  # sent, if the relay has not yet
+        await connection.execute(text("UPDATE outbox SET published_at = now()"))
+
+    forgotten = await forget_expired(database, settings)
+
+    assert forgotten.sent_links == 1
+    async with database.engine.connect() as connection:
+        left = (await connection.execute(text("SELECT event_type FROM outbox"))).scalars()
+        assert list(left) == ["user.registered"]

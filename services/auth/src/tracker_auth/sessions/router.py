@@ -2,11 +2,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from tracker_auth.deps import ContextDep, OptionalSessionId
+from tracker_auth.deps import ContextDep, OptionalSessionId, client_ip
 from tracker_auth.sessions import service
 from tracker_auth.sessions.cookies import clear_session_cookies, set_session_cookies
 from tracker_auth.sessions.schemas import Credentials
-from tracker_auth.users.router import client_ip, signed_in
+from tracker_auth.users.router import signed_in
 from tracker_auth.users.schemas import SignedIn
 from tracker_runtime.body import json_or_form, json_or_form_openapi
 from tracker_runtime.errors import APIError

@@ -4,7 +4,7 @@ forgetting what outlived its retention (sessions, links, rate-limit counts)."""
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -265,6 +265,7 @@ class Forgotten:
     sessions: int
     rate_limits: int
     account_tokens: int
+    sent_links: int
 
 
 def _longest_limit_window(settings: Settings) -> timedelta:
@@ -278,7 +279,8 @@ async def forget_expired(
     ``AUTH_SESSION_RETENTION`` ago, with their refresh tokens; confirmation and reset
     links expired more than ``AUTH_ACCOUNT_TOKEN_RETENTION`` ago; and the rate-limit
     counts whose window ended. A live session keeps every rotated token: reuse detection
-    needs them. Idempotent, so any number of replicas may run it at once."""
+    needs them. Sent outbox rows that carry a link's token go too, so the database keeps no
+    usable token. Idempotent, so any number of replicas may run it at once."""
     now = _now()
     ended_before = now - settings.session_retention
     started_before = now - _longest_limit_window(settings)
@@ -299,17 +301,20 @@ async def forget_expired(
             db, expired_before=expired_before, limit=batch_size
         )
 
+    async def sent_links(db: AsyncSession) -> int:
+        return await users.delete_sent_link_events(db, outbox, limit=batch_size)
+
     forgotten = Forgotten(
         sessions=await _in_batches(database, sessions, batch_size),
         rate_limits=await _in_batches(database, rate_limits, batch_size),
         account_tokens=await _in_batches(database, account_tokens, batch_size),
+        sent_links=await _in_batches(database, sent_links, batch_size),
     )
-    if forgotten.sessions or forgotten.rate_limits or forgotten.account_tokens:
+    if any(astuple(forgotten)):
         logger.info(
-            "forgot %d ended sessions, %d ended rate-limit windows and %d expired links",
-            forgotten.sessions,
-            forgotten.rate_limits,
-            forgotten.account_tokens,
+            "forgot %d ended sessions, %d ended rate-limit windows, %d expired links and "
+            "%d sent mail requests with links",
+            *astuple(forgotten),
         )
     return forgotten
 

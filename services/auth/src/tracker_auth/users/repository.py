@@ -153,3 +153,23 @@ async def delete_events_about(db: AsyncSession, outbox: Table, user_id: uuid.UUI
             ),
         )
     )
+
+
+LINK_EVENTS = (
+    EventType.USER_VERIFICATION_REQUESTED.value,
+    EventType.USER_PASSWORD_RESET_REQUESTED.value,
+)
+"""The events that carry a link's token in clear: the notifier needs it for the mail."""
+
+
+async def delete_sent_link_events(db: AsyncSession, outbox: Table, *, limit: int) -> int:
+    """Delete up to ``limit`` sent outbox rows that carry a link's token, so that the
+    database keeps no usable token once the mail request is on its way."""
+    sent = (
+        select(outbox.c.id)
+        .where(outbox.c.event_type.in_(LINK_EVENTS), outbox.c.published_at.is_not(None))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await db.execute(delete(outbox).where(outbox.c.id.in_(sent)))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -3,7 +3,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from tracker_auth.deps import ContextDep, CurrentPrincipal
+from tracker_auth.deps import ContextDep, CurrentPrincipal, client_ip
 from tracker_auth.sessions.cookies import clear_session_cookies, set_session_cookies
 from tracker_auth.tokens import IssuedTokens
 from tracker_auth.users import service
@@ -29,12 +29,6 @@ Responses = dict[int | str, dict[str, Any]]
 NOT_LOGGED_IN: Responses = {401: {"description": "Not logged in"}}
 INVALID_INPUT: Responses = {422: {"description": "Invalid input"}}
 RATE_LIMITED: Responses = {429: {"description": "Too many; see Retry-After"}}
-
-
-def client_ip(request: Request) -> str | None:
-    """The client's address: uvicorn has already taken it from X-Forwarded-For when the
-    request came through a trusted proxy (``FORWARDED_ALLOW_IPS``)."""
-    return request.client.host if request.client else None
 
 
 def signed_in(user: User, tokens: IssuedTokens) -> SignedIn:
