@@ -10,6 +10,7 @@ reads. The gateway serves the web app that ``services/frontend/build.py`` assemb
 """
 
 import argparse
+import ipaddress
 import os
 import pwd
 import re
@@ -17,7 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from pydantic_settings import SettingsConfigDict
 
 from tracker_runtime.serve import exit_with, port_problem
@@ -27,7 +28,30 @@ ROOT = Path(__file__).resolve().parents[1]
 FRONTEND = ROOT / "services" / "frontend"
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 PROCESS = "gateway"
+REAL_IP_PLACEHOLDER = "GATEWAY_REAL_IP_FROM"
+"""Derived from ``GATEWAY_TRUSTED_PROXIES``: envsubst cannot repeat a directive per entry."""
 LISTEN_ADDRESS = "0.0.0.0"  # noqa: S104  (`listen PORT` in the template: every address)
+HSTS = re.compile(r"max-age=\d+(; ?includeSubDomains)?(; ?preload)?")
+LIST_SEPARATOR = re.compile(r"[,\s]+")
+
+
+def proxy_list(value: str) -> str:
+    """``value`` if it is a list of addresses or networks, separated by commas or spaces."""
+    for entry in LIST_SEPARATOR.split(value.strip()):
+        if not entry:
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError as error:
+            raise ValueError(f"{entry!r} is not an address or a network") from error
+    return value
+
+
+def hsts_value(value: str) -> str:
+    """``value`` if it is empty (no HSTS) or a Strict-Transport-Security header value."""
+    if value and not HSTS.fullmatch(value):
+        raise ValueError("Needs a header value such as max-age=31536000; includeSubDomains")
+    return value
 
 
 class GatewaySettings(ProcessSettings):
@@ -40,13 +64,34 @@ class GatewaySettings(ProcessSettings):
     auth_upstream: Annotated[str, Field(validation_alias="AUTH_UPSTREAM")] = "127.0.0.1:8001"
     tasks_upstream: Annotated[str, Field(validation_alias="TASKS_UPSTREAM")] = "127.0.0.1:8002"
     static_root: Annotated[Path, Field(validation_alias="STATIC_ROOT")] = FRONTEND / "dist"
+    trusted_proxies: Annotated[
+        str,
+        AfterValidator(proxy_list),
+        Field(
+            description="Proxies whose X-Forwarded-For names the client (comma-separated "
+            "addresses or networks); empty: none, the peer is the client."
+        ),
+    ] = ""
+    hsts: Annotated[
+        str,
+        AfterValidator(hsts_value),
+        Field(description="The Strict-Transport-Security header; empty: none (plain HTTP)."),
+    ] = ""
+
+    def real_ip_from(self) -> str:
+        """The ``set_real_ip_from`` directives of the trusted proxies (the image's
+        ``gateway-trusted-proxies.envsh`` writes the same)."""
+        entries = [entry for entry in LIST_SEPARATOR.split(self.trusted_proxies) if entry]
+        return "".join(f"set_real_ip_from {entry}; " for entry in entries)
 
     def template_values(self) -> dict[str, str]:
         """The template's placeholders, by the names of the variables that set them."""
-        return {
+        values = {
             variable_name(GatewaySettings, name): str(getattr(self, name))
-            for name in ("port", "auth_upstream", "tasks_upstream", "static_root")
+            for name in ("port", "auth_upstream", "tasks_upstream", "static_root", "hsts")
         }
+        values[REAL_IP_PLACEHOLDER] = self.real_ip_from()
+        return values
 
 
 def render(template: str, values: dict[str, str]) -> str:

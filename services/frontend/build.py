@@ -26,7 +26,16 @@ DEFAULT_OUTPUT = FRONTEND / "dist"
 ASSETS_DIR = "assets"
 
 # Order matters: each script may use what the earlier ones define.
-APP_SCRIPTS = ("api.js", "forms.js", "tasks.js", "task_editor.js", "account.js", "main.js")
+APP_SCRIPTS = (
+    "api.js",
+    "forms.js",
+    "tasks.js",
+    "task_editor.js",
+    "account.js",
+    "settings.js",
+    "links.js",
+    "main.js",
+)
 APP_STYLES = ("app.css",)
 
 # Bootstrap's plain build (not the bundle): only its modals are used, which need no Popper.

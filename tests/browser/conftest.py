@@ -12,9 +12,11 @@ dialog) still fails the test when its contexts close. Screenshots go to
 written to ``test-artifacts/metrics.json``.
 """
 
+import asyncio
 import json
 import os
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +55,9 @@ SCREENSHOTS = ARTIFACTS / "browser"
 EXPECTED_CONSOLE = re.compile(r"^Failed to load resource: the server responded with a status of 4")
 
 METRICS: dict[str, Any] = {}
+MAIL_WITHIN = 30.0
+"""Seconds for a mail to reach the stack's mail catcher."""
+MAIL_LINK = re.compile(r"https?://[^\s\"'<>]+/#(verify-email|reset-password)=[A-Za-z0-9_.~%-]+")
 
 
 @dataclass
@@ -208,6 +213,42 @@ class App:
 
     async def api(self, method: str, path: str, data: dict[str, Any] | None = None) -> APIResponse:
         return await self.context.request.fetch(self.base_url + path, method=method, data=data)
+
+    # Settings
+
+    async def open_settings(self) -> Locator:
+        await self.header.get_by_role("button", name="Settings").click()
+        modal = self.dialog("Settings")
+        await expect(modal).to_be_visible()
+        await expect(modal.get_by_label("Timezone")).to_be_focused()
+        return modal
+
+    @property
+    def settings_state(self) -> Locator:
+        return self.page.locator("#settings-save-state")
+
+    @property
+    def notice(self) -> Locator:
+        return self.page.locator("#notice")
+
+
+async def mail_links(stack: Stack, email: str, kind: str, count: int = 1) -> list[str]:
+    """The ``kind`` links (``verify-email``, ``reset-password``) in the plain text of the
+    mails to ``email``, oldest first, once there are at least ``count``."""
+    deadline = time.monotonic() + MAIL_WITHIN
+    while True:
+        links = []
+        for message in stack.mails_to(email):
+            body = message.get_body(preferencelist=("plain",))
+            text = body.get_content() if body is not None else ""
+            links += [
+                match.group(0) for match in MAIL_LINK.finditer(text) if match.group(1) == kind
+            ]
+        if len(links) >= count:
+            return links
+        if time.monotonic() > deadline:
+            pytest.fail(f"{count} mail(s) to {email} with a {kind} link never came: {links}")
+        await asyncio.sleep(0.2)
 
 
 OpenApp = Callable[..., Awaitable[App]]

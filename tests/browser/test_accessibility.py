@@ -48,6 +48,29 @@ async def test_the_main_views_have_no_serious_accessibility_problems(open_app: O
     findings += await audit(app, "task list")
     await app.open_task("An open task")
     findings += await audit(app, "task modal")
+    await app.close_task()
+
+    findings += await audit(app, "confirmation banner")
+    settings = await app.open_settings()
+    await settings.get_by_label("Timezone").fill("Nowhere/At all")
+    await settings.get_by_label("Timezone").press("Tab")
+    await settings.get_by_role("button", name="Delete my account…").click()
+    findings += await audit(app, "settings modal")
+    await app.page.keyboard.press("Escape")
+    await app.log_out()
+
+    login = await app.form("Log in")
+    await login.get_by_role("button", name="Forgot your password?").click()
+    forgot = app.dialog("Forgot your password?")
+    await expect(forgot.get_by_label("Email")).to_be_focused()
+    findings += await audit(app, "forgot password modal")
+    await app.page.keyboard.press("Escape")
+    await expect(forgot).to_be_hidden()
+    await app.page.evaluate("TaskTracker.account.askNewPassword('from-a-link')")
+    await expect(
+        app.dialog("Choose a new password").get_by_label("New password", exact=True)
+    ).to_be_focused()
+    findings += await audit(app, "new password modal")
 
     assert findings == [], "\n".join(findings)
 

@@ -1,9 +1,11 @@
 """Registering, logging in and out in the browser, and the session renewing itself."""
 
-from playwright.async_api import expect
+import asyncio
+
+from playwright.async_api import Request, expect
 
 from devsupport.accounts import PASSWORD, new_email
-from tests.browser.conftest import OpenApp
+from tests.browser.conftest import App, OpenApp
 from tests.conftest import MAX_FAILURES
 
 
@@ -135,3 +137,31 @@ async def test_a_session_that_ended_elsewhere_returns_to_the_visitor_page(
     await app.expect_visitor()
     await expect(app.page.locator("#notice")).to_contain_text("Your session has ended")
     await expect(app.page.locator(".task-item")).to_have_count(0)
+
+
+async def test_two_tabs_renewing_at_once_stay_logged_in(open_app: OpenApp) -> None:
+    app = await open_app()
+    email = await app.register()
+    other = App(await app.context.new_page(), app.base_url, f"{app.name}-tab-2")
+    await other.open()
+    await other.expect_logged_in(email)
+    renewals: list[Request] = []
+    app.context.on(
+        "request",
+        lambda request: renewals.append(request) if "/api/session/refresh" in request.url else None,
+    )
+
+    # As when a browser restores its tabs after the access cookie expired.
+    await app.context.clear_cookies(name="tt_access")
+    calls = """async () => {
+        const calls = [1, 2].map(() => TaskTracker.api.call("GET", "/api/tasks"));
+        return (await Promise.all(calls)).map((reply) => reply.status);
+    }"""
+    statuses = await asyncio.gather(app.page.evaluate(calls), other.page.evaluate(calls))
+
+    assert list(statuses) == [[200, 200], [200, 200]]
+    assert len(renewals) == 1, "one tab renews for all of them"
+    for tab in (app, other):
+        await tab.reload()
+        await tab.expect_logged_in(email)
+    assert (await app.api("GET", "/api/user")).status == 200

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / "services"
 IMAGES_WORKFLOW = ROOT / ".github" / "workflows" / "images.yml"
 GATEWAY_TEMPLATE = SERVICES / "frontend" / "gateway.conf.template"
+GATEWAY_ENTRYPOINT_SCRIPTS = SERVICES / "frontend" / "docker-entrypoint.d"
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 
@@ -116,6 +117,17 @@ def holds_secret(annotation: Any, seen: frozenset[Any] = frozenset()) -> bool:
 def gateway_placeholders() -> set[str]:
     """The variables the gateway template reads."""
     return set(PLACEHOLDER.findall(GATEWAY_TEMPLATE.read_text()))
+
+
+def gateway_derived_variables() -> dict[str, set[str]]:
+    """The variables the gateway image's entrypoint scripts (``*.envsh``) export, each with
+    the variables it is computed from."""
+    derived: dict[str, set[str]] = {}
+    for script in GATEWAY_ENTRYPOINT_SCRIPTS.glob("*.envsh"):
+        text = script.read_text()
+        for name in re.findall(r"^export ([A-Z][A-Z0-9_]*)$", text, flags=re.MULTILINE):
+            derived[name] = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", text)) - {name}
+    return derived
 
 
 def image_matrix() -> list[str]:

@@ -19,6 +19,7 @@ from tests.deploy.project import (
     ROOT,
     SERVICES,
     Variable,
+    gateway_derived_variables,
     gateway_placeholders,
     has_prestart,
     image_matrix,
@@ -182,8 +183,13 @@ def test_the_exceptions_name_variables_that_exist() -> None:
 def test_the_gateway_gets_every_variable_its_template_reads() -> None:
     image = dockerfile("frontend").final
     environment = stage_environment(image, {}) | compose.environment_of(compose_service("frontend"))
-    assert gateway_placeholders() <= set(environment)
-    assert set(compose.environment_of(compose_service("frontend"))) <= gateway_placeholders()
+    derived = gateway_derived_variables()
+    assert derived == {"GATEWAY_REAL_IP_FROM": {"GATEWAY_TRUSTED_PROXIES"}}
+    direct = gateway_placeholders() - set(derived)
+    read = direct | {name for names in derived.values() for name in names}
+    assert direct <= set(environment)
+    assert set(derived) <= gateway_placeholders()
+    assert set(compose.environment_of(compose_service("frontend"))) <= read
 
 
 def test_the_gateway_renders_its_variables_and_only_them() -> None:

@@ -200,12 +200,27 @@ def compose_vhost_url() -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{VHOST}", "", ""))
 
 
+def source_entrypoint_scripts(image: Image, environment: dict[str, str]) -> dict[str, str]:
+    """The environment after the entrypoint sourced the image's ``*.envsh`` scripts."""
+    for script in sorted(image.files.host("/docker-entrypoint.d").glob("*.envsh")):
+        sourced = subprocess.run(
+            ["/bin/sh", "-c", '. "$0" && env -0', str(script)],
+            env=environment,
+            capture_output=True,
+            check=True,
+        )
+        pairs = (item.partition(b"=") for item in sourced.stdout.split(b"\0") if item)
+        environment = {name.decode(): value.decode() for name, _, value in pairs}
+    return environment
+
+
 def gateway_command(image: Image, environment: dict[str, str], run_dir: Path) -> list[str]:
     """The gateway's command with its entrypoint's template step done here, as it does it."""
     assert image.command[0] == "/docker-entrypoint.sh", image.command
     conf_d = run_dir / "conf.d"
     conf_d.mkdir(parents=True)
     (run_dir / "tmp").mkdir()
+    environment = source_entrypoint_scripts(image, environment)
     for template in image.files.host("/etc/nginx/templates").glob("*.template"):
         rendered = envsubst(template.read_text(), environment, environment["NGINX_ENVSUBST_FILTER"])
         (conf_d / template.name.removesuffix(".template")).write_text(rendered)

@@ -5,11 +5,18 @@
  * a call is refused with 401 (the short-lived access cookie expired), the session is
  * renewed once through POST /api/session/refresh and the call is sent again; only when
  * the renewal fails is the person treated as logged out ("tt:session-lost" on document).
+ *
+ * Every tab of the browser holds the same refresh cookie, which the server rotates on each
+ * use, so tabs renew one at a time under a Web Lock. A tab that gets the lock first asks
+ * whether its access cookie works by now: when another tab renewed while it waited, it
+ * does, and this tab does not renew again.
  */
 (function (TT, $) {
   "use strict";
 
   const REFRESH_PATH = "/api/session/refresh";
+  const PROBE_PATH = "/api/user";
+  const REFRESH_LOCK = "task-tracker-session-refresh";
   const TIMEOUT_MS = 30000;
   const MAX_RETRY_WAIT_MS = 5000;
 
@@ -122,16 +129,34 @@
       return Promise.resolve(true);
     }
     if (!renewal) {
-      renewal = viaAjax("POST", REFRESH_PATH)
-        .then(function (reply) {
-          if (reply.ok) {
+      renewal = renewAcrossTabs()
+        .then(function (renewed) {
+          if (renewed) {
             generation += 1;
           }
-          return reply.ok;
+          return renewed;
         })
         .finally(function () { renewal = null; });
     }
     return renewal;
+  }
+
+  async function refresh() {
+    return (await viaAjax("POST", REFRESH_PATH)).ok;
+  }
+
+  /** Renew the session unless another tab of this browser has just done it. */
+  function renewAcrossTabs() {
+    if (!(navigator.locks && navigator.locks.request)) {
+      return refresh();
+    }
+    return navigator.locks.request(REFRESH_LOCK, async function () {
+      const probe = await viaAjax("GET", PROBE_PATH);
+      if (probe.ok) {
+        return true; // renewed by another tab while this one waited for the lock
+      }
+      return refresh();
+    });
   }
 
   function pause(milliseconds) {

@@ -141,6 +141,8 @@
     fieldError: fieldError,
     formError: formError,
     showReply: showReply,
+    retryHint: retryHint,
+    sentence: asSentence,
     values: values,
     busy: busy,
   };

@@ -1,7 +1,8 @@
 /*
- * main.js: starts the page. It asks the server who is logged in (GET /api/user) and
- * shows either the visitor's page or the person's tasks, and it switches between the two
- * on logging in, logging out, and a session that ended elsewhere.
+ * main.js: starts the page. It follows a mail's link in the fragment (links.js), asks the
+ * server who is logged in (GET /api/user) and shows either the visitor's page or the
+ * person's tasks, and it switches between the two on logging in, logging out, and a
+ * session that ended elsewhere.
  */
 (function (TT, $) {
   "use strict";
@@ -14,9 +15,15 @@
     $("#user-actions, #tasks-view").prop("hidden", !signedIn);
   }
 
-  async function signedIn(account) {
+  /** The account as the server last described it (after a change of preferences, say). */
+  function update(account) {
     user = account;
     $("#account-email").text(account.email).attr("title", account.email);
+    TT.settings.show(account);
+  }
+
+  async function signedIn(account) {
+    update(account);
     TT.notify("");
     showView(true);
     $("#tasks-view").attr("aria-busy", "true");
@@ -27,19 +34,23 @@
     }
   }
 
-  function signedOut(message) {
+  function signedOut(message, kind) {
     user = null;
     TT.editor.reset();
+    TT.settings.reset();
     TT.tasks.clear();
     $("#account-email").text("").removeAttr("title");
     $(".modal.show").each(function () {
       window.bootstrap.Modal.getOrCreateInstance(this).hide();
     });
     showView(false);
-    TT.notify(message || "", "warning");
+    TT.notify(message || "", kind || "warning");
   }
 
   async function start() {
+    // A link from a mail first: confirming the address changes what the page shows.
+    const link = TT.links.take();
+    const outcome = link && link.kind === "verify-email" ? await TT.links.verify(link.token) : null;
     const reply = await TT.api.call("GET", "/api/user");
     if (reply.ok && reply.body) {
       signedIn(reply.body);
@@ -49,12 +60,37 @@
       showView(false);
       TT.notify("The server cannot tell whether you are logged in: " + reply.message, "danger");
     }
+    if (outcome) {
+      TT.notify(outcome.message, outcome.kind);
+    }
+    if (link && link.kind === "reset-password") {
+      TT.account.askNewPassword(link.token);
+    }
+  }
+
+  /** A mail's link opened in a tab where the app already runs. */
+  async function onLink() {
+    const link = TT.links.take();
+    if (!link) {
+      return;
+    }
+    if (link.kind === "reset-password") {
+      TT.account.askNewPassword(link.token);
+      return;
+    }
+    const outcome = await TT.links.verify(link.token);
+    if (user && outcome.account) {
+      update(outcome.account);
+    }
+    TT.notify(outcome.message, outcome.kind);
   }
 
   $(function () {
     TT.account.bind();
     TT.tasks.bindAddForm();
     TT.editor.bind();
+    TT.settings.bind();
+    $(window).on("hashchange", onLink);
 
     $(document).on("tt:session-lost", function () {
       if (user) {
@@ -65,10 +101,12 @@
     // The last edits leave with the page (closed, reloaded, or sent to the background).
     $(window).on("pagehide", function () {
       TT.editor.flushAll({ keepalive: true });
+      TT.settings.flush({ keepalive: true });
     });
     $(document).on("visibilitychange", function () {
       if (document.visibilityState === "hidden") {
         TT.editor.flushAll({ keepalive: true });
+        TT.settings.flush({ keepalive: true });
       }
     });
 
@@ -78,5 +116,7 @@
   TT.app = {
     signedIn: signedIn,
     signedOut: signedOut,
+    update: update,
+    user: function () { return user; },
   };
 })(window.TaskTracker = window.TaskTracker || {}, window.jQuery);
