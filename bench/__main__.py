@@ -10,7 +10,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from bench import auth, digest, mail, relay
+from bench import auth, digest, erase, mail, relay
 from bench.progress import say
 from bench.report import ScenarioReport, render
 
@@ -21,6 +21,7 @@ SCENARIOS: dict[str, Scenario] = {
     relay.NAME: relay.run,
     mail.NAME: mail.run,
     digest.NAME: digest.run,
+    erase.NAME: erase.run,
 }
 
 
