@@ -109,7 +109,7 @@ class Stack:
         messages = []
         for path in sorted(self.mail.glob("*.eml")):
             message = BytesParser(policy=default).parsebytes(path.read_bytes())
-            if address in str(message["To"]):
+            if address.casefold() in str(message["To"]).casefold():
                 messages.append(message)
         return messages
 

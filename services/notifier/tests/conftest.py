@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import Engine
 
 from devsupport.database import import_models, truncate_statement
+from tracker_contracts.messaging import NOTIFIER_EVENTS
 from tracker_notifier.config import Settings
 from tracker_notifier.db import Base, Database, new_engine
 from tracker_notifier.deliveries.service import DeliverySender
 from tracker_notifier.mail.smtp import Mailer, SmtpConfig
 from tracker_notifier.prestart import MIGRATIONS
-from tracker_notifier.topology import EVENTS_DEAD_LETTER_QUEUE, EVENTS_QUEUE
 from tracker_runtime.kombu_topology import TASK_DEAD_LETTER_QUEUE, TASK_QUEUE, declare_topology
 from tracker_runtime.migrations import prepare
 
@@ -115,13 +115,18 @@ def fresh_queues() -> None:
     tests publish."""
     with broker() as connection:
         declare_topology(connection.default_channel)
-    consumers = queue_consumers(EVENTS_QUEUE.name)
+    consumers = queue_consumers(NOTIFIER_EVENTS.name)
     if consumers:
         pytest.fail(
-            f"{consumers} consumer(s) on {EVENTS_QUEUE.name} in {os.environ['RABBITMQ_URL']}: "
+            f"{consumers} consumer(s) on {NOTIFIER_EVENTS.name} in {os.environ['RABBITMQ_URL']}: "
             "stop the other notifier worker first"
         )
-    purge(EVENTS_QUEUE.name, EVENTS_DEAD_LETTER_QUEUE, TASK_QUEUE.name, TASK_DEAD_LETTER_QUEUE.name)
+    purge(
+        NOTIFIER_EVENTS.name,
+        NOTIFIER_EVENTS.dead_letter_queue,
+        TASK_QUEUE.name,
+        TASK_DEAD_LETTER_QUEUE.name,
+    )
 
 
 class Workers:

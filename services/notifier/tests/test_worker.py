@@ -11,10 +11,10 @@ from email.utils import parsedate_to_datetime
 import pytest
 from sqlalchemy import func, select
 
+from tracker_contracts.messaging import NOTIFIER_EVENTS
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import DeliveryStatus
 from tracker_notifier.events.models import ProcessedEvent
-from tracker_notifier.topology import EVENTS_DEAD_LETTER_QUEUE
 
 from .conftest import PUBLIC_URL
 from .support import (
@@ -175,14 +175,14 @@ def test_a_malformed_message_is_dead_lettered_and_consuming_goes_on(
     body: bytes,
     headers: dict[str, object],
 ) -> None:
-    take_messages(EVENTS_DEAD_LETTER_QUEUE)
+    take_messages(NOTIFIER_EVENTS.dead_letter_queue)
     message_id = f"malformed-{uuid.uuid4()}"
     publish_raw(body, routing_key="user.registered", message_id=message_id, headers=headers)
     publish_event(welcome_requested(after := unique("after")))
 
     wait_for_mail(smtp, worker, after)
     dead = wait_for(
-        lambda: take_messages(EVENTS_DEAD_LETTER_QUEUE),
+        lambda: take_messages(NOTIFIER_EVENTS.dead_letter_queue),
         what=f"the dead-lettered message; worker log:\n{worker.tail()}",
     )
 

@@ -15,5 +15,6 @@ class ProcessedEvent(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     event_type: Mapped[str] = mapped_column(String(100))
     processed_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
+        DateTime(timezone=True), server_default=func.now(), index=True
     )
+    """Indexed for the retention, which deletes the ids of events handled long ago."""
