@@ -8,7 +8,7 @@ which events is declared in ``tracker_contracts.messaging``.
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
@@ -34,6 +34,9 @@ class EventType(StrEnum):
     USER_VERIFICATION_REQUESTED = "user.verification_requested"
     USER_PASSWORD_RESET_REQUESTED = "user.password_reset_requested"
     SESSION_REVOKED = "session.revoked"
+    TASK_CREATED = "task.created"
+    TASK_UPDATED = "task.updated"
+    TASK_DELETED = "task.deleted"
     TASK_COMPLETED = "task.completed"
 
 
@@ -142,6 +145,50 @@ class SessionRevoked(EventData):
     )
 
 
+class TaskCreated(EventData):
+    """A person created a task. Carries the whole task as the API shows it (plus its
+    owner), so that a consumer keeps its own copy from the newest event alone (compare
+    ``version``)."""
+
+    EVENT_TYPE: ClassVar[EventType] = EventType.TASK_CREATED
+    VERSION: ClassVar[int] = 1
+
+    task_id: uuid.UUID
+    user_id: uuid.UUID
+    title: str = Field(max_length=200)
+    description: str = Field(max_length=10_000)
+    status: Literal["open", "done"]
+    completed_at: AwareDatetime | None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    version: int = Field(ge=1, description="Grows with every change of the task")
+    due_date: date | None = None
+    due_time: str | None = Field(
+        default=None,
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="HH:MM in the owner's timezone; only with a due_date",
+    )
+    reminder_at: AwareDatetime | None = None
+
+
+class TaskUpdated(TaskCreated):
+    """A person changed a task (any field, its status included): the whole task as it now
+    is."""
+
+    EVENT_TYPE: ClassVar[EventType] = EventType.TASK_UPDATED
+    VERSION: ClassVar[int] = 1
+
+
+class TaskDeleted(EventData):
+    """A person deleted a task."""
+
+    EVENT_TYPE: ClassVar[EventType] = EventType.TASK_DELETED
+    VERSION: ClassVar[int] = 1
+
+    task_id: uuid.UUID
+    user_id: uuid.UUID
+
+
 class TaskCompleted(EventData):
     """A person marked one of their tasks done."""
 
@@ -164,6 +211,9 @@ EVENT_MODELS: dict[EventType, type[EventData]] = {
         UserVerificationRequested,
         UserPasswordResetRequested,
         SessionRevoked,
+        TaskCreated,
+        TaskUpdated,
+        TaskDeleted,
         TaskCompleted,
     )
 }
