@@ -26,6 +26,7 @@ from celery import Celery
 from bench.progress import say
 from bench.report import ScenarioReport
 from bench.services import (
+    RABBITMQ_URL,
     RESULTS,
     run_python_module,
     spawn,
@@ -53,7 +54,6 @@ ZONES = ("UTC", "Europe/London", "Europe/Lisbon", "Africa/Abidjan", "Atlantic/Re
 AUTH_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_auth_bench"
 TASKS_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_tasks_bench"
 NOTIFIER_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tracker_notifier_bench"
-RABBITMQ_URL = "amqp://guest:guest@localhost:5672/tracker-bench"
 TIMEOUT_S = 1800
 GOALS = {"total_s_below": 600, "peak_memory_mb_below": 300, "summaries_users_per_s_at_least": 2000}
 

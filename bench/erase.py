@@ -23,10 +23,12 @@ from aiosmtpd.controller import Controller
 
 from bench.database import truncate
 from bench.progress import say
-from bench.report import ScenarioReport
+from bench.report import ScenarioReport, percentile
 from bench.services import (
+    RABBITMQ_URL,
     RESULTS,
     ServiceError,
+    registering_environment,
     run_python_module,
     start_notifier_worker,
     uvicorn_service,
@@ -46,7 +48,6 @@ NAME = "erase"
 AUTH_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_auth_bench"
 TASKS_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_tasks_bench"
 NOTIFIER_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tracker_notifier_bench"
-RABBITMQ_URL = "amqp://guest:guest@localhost:5672/tracker-bench"
 USERS = int(os.environ.get("BENCH_ERASE_USERS", "200"))
 RATE = float(os.environ.get("BENCH_ERASE_RATE", "10"))
 TASKS_PER_USER = 5
@@ -185,17 +186,12 @@ class CountingCatcher(MailCatcher):
         self.count += len(recipients)
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 def _ms(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"p50_ms": None, "p99_ms": None, "max_ms": None}
     return {
-        "p50_ms": round(_percentile(values, 0.50) * 1000, 1),
-        "p99_ms": round(_percentile(values, 0.99) * 1000, 1),
+        "p50_ms": round(percentile(values, 0.50) * 1000, 1),
+        "p99_ms": round(percentile(values, 0.99) * 1000, 1),
         "max_ms": round(max(values) * 1000, 1),
     }
 
@@ -206,19 +202,10 @@ def run() -> ScenarioReport:
     smtp_port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-erase-") as keys_dir:
         environment = {
-            "ENVIRONMENT": "development",
-            "LOG_LEVEL": "WARNING",
-            "RABBITMQ_URL": RABBITMQ_URL,
+            **registering_environment(keys_dir, smtp_port),
             "AUTH_DATABASE_URL": AUTH_DATABASE_URL,
-            "AUTH_COOKIE_SECURE": "false",
-            "AUTH_DEVELOPMENT_KEYS_DIR": keys_dir,
-            "AUTH_PASSWORD_MEMORY_COST_KIB": "8192",
-            "AUTH_PASSWORD_TIME_COST": "1",
-            "AUTH_REGISTRATIONS_PER_IP": "1000000",  # every user comes from this machine
             "TASKS_DATABASE_URL": TASKS_DATABASE_URL,
             "NOTIFIER_DATABASE_URL": NOTIFIER_DATABASE_URL,
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(smtp_port),
         }
         say("erase: preparing the auth, tasks and notifier bench databases")
         for service, url, metadata in (

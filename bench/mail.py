@@ -23,10 +23,12 @@ from aiosmtpd.controller import Controller
 
 from bench.database import truncate
 from bench.progress import say
-from bench.report import ScenarioReport
+from bench.report import ScenarioReport, percentile
 from bench.services import (
+    RABBITMQ_URL,
     RESULTS,
     ServiceError,
+    registering_environment,
     run_python_module,
     start_notifier_worker,
     uvicorn_service,
@@ -45,7 +47,6 @@ from tracker_runtime.database import libpq_dsn
 NAME = "mail"
 AUTH_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_auth_bench"
 NOTIFIER_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tracker_notifier_bench"
-RABBITMQ_URL = "amqp://guest:guest@localhost:5672/tracker-bench"
 RATE = int(os.environ.get("BENCH_MAIL_RATE", "50"))
 SECONDS = int(os.environ.get("BENCH_MAIL_SECONDS", "20"))
 GOAL_P99_S = 1.0
@@ -101,29 +102,15 @@ async def _created_at(emails: list[str]) -> dict[str, float]:
     return {row["email"]: float(row["at"]) for row in rows}
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 def run() -> ScenarioReport:
     ensure_rabbitmq_vhost(RABBITMQ_URL)
     catcher = TimingCatcher()
     smtp_port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-mail-") as keys_dir:
         environment = {
-            "ENVIRONMENT": "development",
-            "LOG_LEVEL": "WARNING",
-            "RABBITMQ_URL": RABBITMQ_URL,
+            **registering_environment(keys_dir, smtp_port),
             "AUTH_DATABASE_URL": AUTH_DATABASE_URL,
-            "AUTH_COOKIE_SECURE": "false",
-            "AUTH_DEVELOPMENT_KEYS_DIR": keys_dir,
-            "AUTH_PASSWORD_MEMORY_COST_KIB": "8192",
-            "AUTH_PASSWORD_TIME_COST": "1",
-            "AUTH_REGISTRATIONS_PER_IP": "1000000",  # every user comes from this machine
             "NOTIFIER_DATABASE_URL": NOTIFIER_DATABASE_URL,
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(smtp_port),
         }
         say("mail: preparing the auth and notifier bench databases")
         run_python_module("tracker_auth.prestart", environment)
@@ -151,7 +138,7 @@ def run() -> ScenarioReport:
 
     latencies = [catcher.accepted[e] - created[e] for e in emails if e in catcher.accepted]
     missing = len(emails) - len(latencies)
-    p50, p99 = _percentile(latencies, 0.50), _percentile(latencies, 0.99)
+    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
     met = p99 < GOAL_P99_S and missing == 0
     figures = {
         "registrations": len(emails),

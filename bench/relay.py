@@ -15,6 +15,7 @@ from sqlalchemy import insert, text
 
 from bench.progress import say
 from bench.report import ScenarioReport
+from bench.services import RABBITMQ_URL
 from devsupport.database import truncate_statement
 from devsupport.rabbitmq import ensure_rabbitmq_vhost
 from tracker_contracts import EVENTS_EXCHANGE, Envelope, UserRegistered
@@ -27,7 +28,6 @@ from tracker_runtime.relay import OutboxRelay
 
 NAME = "relay"
 DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_relay_bench"
-RABBITMQ_URL = "amqp://guest:guest@localhost:5672/tracker-bench"
 EVENTS = 20_000
 BATCH = 500
 GOAL_PER_SECOND = 1_000

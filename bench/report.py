@@ -53,6 +53,12 @@ class ScenarioReport:
         return path
 
 
+def percentile(values: list[float], fraction: float) -> float:
+    """The value at ``fraction`` (0.99 for p99) of ``values``, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
 def _ms(value: float | None) -> str:
     if value is None:
         return "-"

@@ -15,6 +15,8 @@ from devsupport.processes import notifier_worker_command, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+RABBITMQ_URL = "amqp://guest:guest@localhost:5672/tracker-bench"
+"""The benchmarks' own virtual host."""
 
 
 class ServiceError(RuntimeError):
@@ -114,3 +116,21 @@ def start_notifier_worker(
     return spawn(
         notifier_worker_command(concurrency=concurrency, name=f"{name}@%h"), environment, log
     )
+
+
+def registering_environment(keys_dir: str, smtp_port: int) -> dict[str, str]:
+    """What the scenarios that register users through auth and mail them share: quiet
+    logs, the bench broker, cheap password hashing (hashing is not what they measure; the
+    output says so) and no per-address registration limit (every user comes from here)."""
+    return {
+        "ENVIRONMENT": "development",
+        "LOG_LEVEL": "WARNING",
+        "RABBITMQ_URL": RABBITMQ_URL,
+        "AUTH_COOKIE_SECURE": "false",
+        "AUTH_DEVELOPMENT_KEYS_DIR": keys_dir,
+        "AUTH_PASSWORD_MEMORY_COST_KIB": "8192",
+        "AUTH_PASSWORD_TIME_COST": "1",
+        "AUTH_REGISTRATIONS_PER_IP": "1000000",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+    }

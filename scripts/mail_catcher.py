@@ -2,8 +2,10 @@
 
 Usage: ``python -m scripts.mail_catcher`` (``make dev`` runs it). It listens on
 ``127.0.0.1:1025`` (``MAIL_CATCHER_HOST``, ``MAIL_CATCHER_PORT``), stores each message as an
-``.eml`` file under ``.run/mail/`` (``MAIL_CATCHER_DIR``) and logs its recipients and
-subject, until Ctrl-C. Open the files with any mail client to see the mail as sent. Its
+``.eml`` file under ``.run/mail/`` (``MAIL_CATCHER_DIR``), with a ``.txt`` beside it holding
+its headers and its text part decoded (so that ``grep`` finds the links in it), and logs its
+recipients and subject, until Ctrl-C. Open the ``.eml`` files with any mail client to see
+the mail as sent. Its
 settings are read like every other process's (``tracker_runtime.settings``).
 
 :class:`MailCatcher` is an aiosmtpd handler; tests reuse it for a real SMTP server.
@@ -14,6 +16,7 @@ import signal
 import threading
 from datetime import UTC, datetime
 from email import policy
+from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Annotated, Any
@@ -56,17 +59,29 @@ class MailCatcher:
 
     def received(self, recipients: list[str], content: bytes, session: Any) -> None:
         """Store and log one accepted mail."""
-        message = BytesParser(policy=policy.default).parsebytes(content, headersonly=True)
+        message = BytesParser(policy=policy.default).parsebytes(content)
         path = None
         if self.directory is not None:
             path = self.directory / f"{datetime.now(UTC):%Y%m%d-%H%M%S-%f}.eml"
             path.write_bytes(content)
+            path.with_suffix(".txt").write_text(readable(message))
         logger.info(
             "mail to %s: %s",
             ", ".join(recipients),
             message.get("Subject", ""),
             extra={"file": str(path)} if path else {},
         )
+
+
+READABLE_HEADERS = ("From", "To", "Subject", "Date")
+
+
+def readable(message: EmailMessage) -> str:
+    """The mail as a person reads it: a few headers and the text part, decoded."""
+    headers = "".join(f"{name}: {message[name]}\n" for name in READABLE_HEADERS if name in message)
+    body = message.get_body(preferencelist=("plain",))
+    text = body.get_content() if isinstance(body, EmailMessage) else "(no text part)\n"
+    return f"{headers}\n{text}"
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ sends it) and started again before the tests use it: `make dev` must start clean
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -27,6 +28,8 @@ from email.parser import BytesParser
 from email.policy import default
 from pathlib import Path
 
+import httpx
+import psycopg
 import pytest
 
 from devsupport.network import free_port, wait_until_healthy
@@ -34,6 +37,7 @@ from devsupport.processes import spawn, stop_process
 from devsupport.rabbitmq import ensure_rabbitmq_vhost
 from tests.support import run
 from tracker_auth.config import Settings as AuthSettings
+from tracker_runtime.database import libpq_dsn
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTH_DATABASE = run.database_url("tracker_auth_e2e")
@@ -112,6 +116,42 @@ class Stack:
             if address.casefold() in str(message["To"]).casefold():
                 messages.append(message)
         return messages
+
+    def link_token(self, address: str, fragment: str, *, within: float = 30.0) -> str:
+        """The token of the newest ``{PUBLIC_URL}/#<fragment>=<token>`` link mailed to
+        ``address``, read from the catcher's text copy of the mail, as a person would."""
+        link = re.compile(
+            re.escape(self.environment["PUBLIC_URL"]) + f"/#{fragment}=([A-Za-z0-9_-]+)"
+        )
+        deadline = time.monotonic() + within
+        while True:
+            tokens = [
+                match.group(1)
+                for path in sorted(self.mail.glob("*.txt"))
+                if f"to: {address}".casefold() in (text := path.read_text()).casefold()
+                for match in link.finditer(text)
+            ]
+            if tokens:
+                return tokens[-1]
+            if time.monotonic() > deadline:
+                pytest.fail(f"no #{fragment} link mailed to {address} in {within:.0f} s")
+            time.sleep(0.1)
+
+    def confirm_address(self, client: httpx.Client, address: str) -> None:
+        """Confirm ``address`` with its welcome mail's link (``client`` holds its session),
+        and wait until the notifier knows, so that its digests and reminders may go out."""
+        token = self.link_token(address, "verify-email")
+        response = client.post("/api/user/email-verification", json={"token": token})
+        assert response.status_code == 200, response.text
+        deadline = time.monotonic() + 30
+        with psycopg.connect(libpq_dsn(NOTIFIER_DATABASE), autocommit=True) as connection:
+            while not connection.execute(
+                "SELECT 1 FROM recipients WHERE lower(email) = lower(%s) AND email_verified",
+                (address,),
+            ).fetchone():
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the notifier did not learn in 30 s that {address} is confirmed")
+                time.sleep(0.1)
 
     def shell(
         self, command: str, *, timeout: float = 120, **overrides: str

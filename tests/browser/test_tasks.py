@@ -1,10 +1,11 @@
 """The task list in the browser: adding, editing without a Save button, done, deleting."""
 
+import asyncio
 import time
 
 from playwright.async_api import Response, expect
 
-from tests.browser.conftest import OpenApp
+from tests.browser.conftest import App, OpenApp
 
 XSS_TITLE = "<img src=x onerror=alert(1)>"
 
@@ -82,8 +83,23 @@ async def test_an_edit_is_kept_when_the_modal_closes_or_the_page_reloads_at_once
     await app.page.reload()  # the modal still open, the edit waiting for a pause that never ends
     await clock.resume()
     await app.expect_loaded()
+    # The edit left with the old page, as a keepalive request that may land after the new
+    # page loaded the list: once the server has it, the list shows it.
+    await wait_for_description(app, "Call the plumber", "Reloaded before the pause ended")
+    await app.reload()
     modal = await app.open_task("Call the plumber")
     await expect(modal.get_by_label("Description")).to_have_value("Reloaded before the pause ended")
+
+
+async def wait_for_description(app: App, title: str, description: str) -> None:
+    """Until the server holds ``description`` for the task ``title`` (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while True:
+        response = await app.page.request.get(f"{app.base_url}/api/tasks")
+        tasks = {task["title"]: task["description"] for task in await response.json()}
+        if tasks.get(title) == description or time.monotonic() > deadline:
+            return
+        await asyncio.sleep(0.1)
 
 
 async def test_a_save_that_fails_says_so_and_is_sent_again(open_app: OpenApp) -> None:

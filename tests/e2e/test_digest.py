@@ -45,6 +45,7 @@ def register(stack: Stack) -> Iterator[Register]:
         clients.append(client)
         account = register_sync(client, new_email("digest"), timezone=timezone)
         client.headers.update(account.headers)
+        stack.confirm_address(client, account.email)
         return User(account.email, client)
 
     yield new_user

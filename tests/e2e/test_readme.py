@@ -64,6 +64,8 @@ def test_the_quick_start_works_as_written(stack: Stack) -> None:
         if block.lstrip().startswith("grep"):
             [welcome] = mail_files_to(stack, person, "Welcome")
             assert welcome.name in result.stdout
+        if "email-verification" in block:
+            assert '"email_verified":true' in result.stdout, output
         if "make digest" in block:
             runs = re.findall(r"^digest at .*$", result.stdout, re.MULTILINE)
             assert len(runs) == 2, output

@@ -61,6 +61,17 @@ async def _mint(
     await repository.add_refresh_token(
         db, session_id=session.id, digest=digest, expires_at=refresh_expires_at
     )
+    return _with_access_token(ctx, session, refresh, refresh_expires_at, now)
+
+
+def _with_access_token(
+    ctx: AuthContext,
+    session: AuthSession,
+    refresh: str,
+    refresh_expires_at: datetime,
+    now: datetime,
+) -> IssuedTokens:
+    """A new access token of ``session`` beside its refresh token ``refresh``."""
     token, access_expires_at = access_token(
         ctx.signing_key,
         ctx.settings,
@@ -189,21 +200,7 @@ async def _same_successor(
     current = found[0]
     if current.rotated_at is not None or current.expires_at <= now:
         return None
-    access, access_expires_at = access_token(
-        ctx.signing_key,
-        ctx.settings,
-        user_id=session.user_id,
-        session_id=session.id,
-        session_expires_at=session.expires_at,
-        now=now,
-    )
-    return IssuedTokens(
-        session_id=session.id,
-        access_token=access,
-        access_expires_at=access_expires_at,
-        refresh_token=successor,
-        refresh_expires_at=current.expires_at,
-    )
+    return _with_access_token(ctx, session, successor, current.expires_at, now)
 
 
 async def revoke(
