@@ -55,6 +55,8 @@ class Unsubscription:
 
     user_id: uuid.UUID
     mail_list: MailList
+
+
 MIN_SECRET_LENGTH = 32
 DEVELOPMENT_SECRET = "dev-unsubscribe-secret"
 

@@ -266,7 +266,9 @@ async def test_the_token_does_not_log_anyone_in(
 async def test_the_reminders_page_asks_about_reminders_and_changes_nothing(
     mail_client: httpx.AsyncClient, app: FastAPI, context: AuthContext, account: Account
 ) -> None:
-    response = await mail_client.get(PATH, params={"token": reminders_token_for(context, account.id)})
+    response = await mail_client.get(
+        PATH, params={"token": reminders_token_for(context, account.id)}
+    )
 
     assert response.status_code == 200
     assert "Stop reminder mails?" in response.text

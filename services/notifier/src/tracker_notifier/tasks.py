@@ -4,16 +4,17 @@ idempotent: with late acks any of them may run again after a worker dies."""
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy.exc import OperationalError
 
-from tracker_contracts import parse_envelope
+from tracker_contracts import Envelope, EventData, TaskCreated, parse_envelope
 from tracker_contracts.messaging import (
     DIGEST_TASK,
     HANDLE_EVENT_TASK,
+    REMINDERS_TASK,
     SEND_DELIVERIES_TASK,
     SEND_DELIVERY_TASK,
 )
@@ -22,6 +23,7 @@ from tracker_notifier.deliveries.service import AcceptedButNotRecorded, Outcome
 from tracker_notifier.digest.service import DigestRun, Progress
 from tracker_notifier.digest.summaries import SummariesUnavailable
 from tracker_notifier.events import service as events
+from tracker_notifier.reminders.service import ReminderRun
 from tracker_notifier.worker import app
 from tracker_runtime.backoff import backoff_delay
 
@@ -38,6 +40,13 @@ DIGEST_TIME_LIMIT = 3600
 SEND_CHUNK = 100
 """Deliveries per batch send task: small enough to spread over the worker's processes."""
 SEND_BATCH_TIME_LIMIT = 1800
+REMINDERS_TIME_LIMIT = 120
+WAKE_UP_EXPIRES = timedelta(minutes=1)
+"""A wake-up that could not run within this of its instant is dropped: the scheduler's
+ticks fire what it would have."""
+NEAR_REMINDER = timedelta(minutes=1)
+"""A reminder an event sets within this of now gets a wake-up of its own at once (later
+ones are arranged by the scheduler's ticks)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,6 +105,35 @@ def digest_run(
     )
 
 
+def wake_up_reminders(at: datetime) -> None:
+    """A reminders tick at ``at`` (through RabbitMQ's delayed delivery, then held by the
+    worker until the instant), arranging nothing further."""
+    reminders.apply_async(
+        kwargs={"at": at.isoformat(), "horizon": 0},
+        eta=at,
+        expires=at + WAKE_UP_EXPIRES,
+    )
+
+
+def reminder_run(context: NotifierContext, request: str | None = None) -> ReminderRun:
+    return ReminderRun(
+        context.database,
+        context.settings,
+        enqueue=lambda delivery_ids: enqueue_sends(delivery_ids, request),
+        wake_up=wake_up_reminders,
+    )
+
+
+def _wake_up_for(event: Envelope[EventData]) -> None:
+    """A wake-up at the reminder an event has just set, when it falls due before the
+    scheduler's ticks would arrange one."""
+    task = event.data
+    if not isinstance(task, TaskCreated) or task.reminder_at is None or task.status != "open":
+        return
+    if task.reminder_at - datetime.now(UTC) <= NEAR_REMINDER:
+        wake_up_reminders(max(task.reminder_at, datetime.now(UTC)))
+
+
 @task(HANDLE_EVENT_TASK)
 def handle_event(self: Any, envelope: dict[str, Any], request: str | None = None) -> None:
     """Apply one event (deduplicated on its id), then enqueue the mails it caused."""
@@ -111,6 +149,7 @@ def handle_event(self: Any, envelope: dict[str, Any], request: str | None = None
         try:
             for delivery_id in delivery_ids:
                 enqueue_send(delivery_id, request)
+            _wake_up_for(event)
         except (KombuOperationalError, OSError) as error:
             # Stored but not enqueued: the retry finds the event in the inbox and enqueues
             # the deliveries no send task has touched.
@@ -192,3 +231,15 @@ def digest(self: Any, at: str, request: str | None = None) -> None:
                 return
             logger.warning("digest tick at %s failed, retrying: %s", at, error)
             raise self.retry(exc=error, countdown=outage_delay(self.request.retries)) from error
+
+
+@task(REMINDERS_TASK, time_limit=REMINDERS_TIME_LIMIT)
+def reminders(self: Any, at: str, horizon: float = 0, request: str | None = None) -> None:
+    """One reminders tick (sent by the scheduler's beat, by name, or arranged by an earlier
+    tick): fires what is due, arranges wake-ups within ``horizon`` seconds."""
+    with request_context(request):
+        try:
+            reminder_run(get_context(), request).tick(datetime.fromisoformat(at), horizon)
+        except (OperationalError, KombuOperationalError, OSError) as error:
+            # The next tick, seconds away, does the same; a failing one is only logged.
+            logger.warning("reminders tick at %s failed, leaving it to the next: %s", at, error)

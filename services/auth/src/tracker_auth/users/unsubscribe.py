@@ -1,6 +1,7 @@
 """One-click unsubscribe from the digest or the reminders (RFC 8058), without logging in.
 
-The digest and reminder mails carry ``List-Unsubscribe: <{PUBLIC_URL}/api/user/unsubscribe?token=...>``
+The digest and reminder mails carry
+``List-Unsubscribe: <{PUBLIC_URL}/api/user/unsubscribe?token=...>``
 and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``: a mail client that offers an
 "Unsubscribe" button POSTs to that address. The same link in the mail's body opens a page
 with a button, because a GET must not change anything (mail scanners follow links).
