@@ -16,6 +16,7 @@ from tracker_notifier.config import Settings
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import Delivery
 from tracker_notifier.deliveries.service import DeliverySender
+from tracker_notifier.mail.kinds import Digest, Reminder
 from tracker_notifier.reminders import repository
 from tracker_notifier.reminders.service import ReminderRun
 from tracker_runtime import unsubscribe
@@ -215,8 +216,6 @@ def test_a_task_without_a_due_date_says_so(
 
 
 def test_a_digest_still_carries_a_digest_unsubscribe_link() -> None:
-    from tracker_notifier.mail.kinds import Digest, Reminder
-
     assert Digest.UNSUBSCRIBE is unsubscribe.MailList.DIGEST
     assert Reminder.UNSUBSCRIBE is unsubscribe.MailList.REMINDERS
 
