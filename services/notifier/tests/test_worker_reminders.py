@@ -3,6 +3,7 @@ test virtual host), task events published to RabbitMQ, mail read from the SMTP s
 
 import os
 import signal
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -35,7 +36,7 @@ class Beats:
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
-        self._started: list[object] = []
+        self._started: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> None:
         number = len(self._started)
@@ -59,7 +60,7 @@ class Beats:
 
     def stop_all(self) -> None:
         for process in self._started:
-            stop_process(process, signal_number=signal.SIGKILL)  # type: ignore[arg-type]
+            stop_process(process, signal_number=signal.SIGKILL)
 
 
 @pytest.fixture
@@ -108,14 +109,13 @@ def test_two_workers_and_two_beats_send_each_reminder_once_on_time(
     moved_to = due + timedelta(seconds=6)
     publish_event(task_event(moved, quiet_user, version=2, title="moved", reminder_at=moved_to))
 
-    logs = lambda: f"{first.tail()}\n---\n{second.tail()}"  # noqa: E731
     wait_for(
         lambda: (
             sum(len(smtp.catcher.mails_to(a)) for a in people) >= 30
             and smtp.catcher.mails_to(quiet)
         ),
         timeout=60,
-        what=f"the reminders; worker logs:\n{logs()}",
+        what=f"the reminders; worker logs:\n{first.tail()}\n---\n{second.tail()}",
     )
     # Room for a duplicate to show up, if there were one.
     wait_for(lambda: datetime.now(UTC) > moved_to + timedelta(seconds=INTERVAL * 2), timeout=30)

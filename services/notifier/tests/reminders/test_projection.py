@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.support.events import envelope, task_completed, task_deleted, task_event
 from tracker_contracts import UserDeleted
@@ -209,9 +209,7 @@ def test_tombstones_are_forgotten_after_the_inbox_retention(
     assert stored(database, task) is not None
     Ticks(database, old).run().tick(datetime.now(UTC) + timedelta(days=2))
     with database.transaction() as session:
-        session.execute(
-            Reminder.__table__.update().values(deleted_at=datetime.now(UTC) - timedelta(days=2))
-        )
+        session.execute(update(Reminder).values(deleted_at=datetime.now(UTC) - timedelta(days=2)))
     Ticks(database, old).run().tick(datetime.now(UTC))
 
     assert stored(database, task) is None

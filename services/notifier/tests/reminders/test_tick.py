@@ -122,7 +122,13 @@ def test_a_reminder_older_than_the_grace_is_skipped_and_counted(
 def test_only_confirmed_addresses_with_reminders_on_get_one(
     database: Database, settings: Settings, ticks: Ticks, who: dict[str, bool]
 ) -> None:
-    user = person(database, settings, "ada@example.com", **who)
+    user = person(
+        database,
+        settings,
+        "ada@example.com",
+        reminders_enabled=who.get("reminders_enabled", True),
+        email_verified=who.get("email_verified", True),
+    )
     handle(database, task_event(uuid.uuid4(), user, reminder_at=datetime.now(UTC)), settings)
     handle(
         database, task_event(uuid.uuid4(), uuid.uuid4(), reminder_at=datetime.now(UTC)), settings
