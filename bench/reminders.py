@@ -18,7 +18,6 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -113,6 +112,34 @@ def _skipped() -> dict[str, int]:
     return {str(reason): int(count) for reason, count in rows}
 
 
+def _figures(
+    accepted: dict[str, list[float]], due: dict[str, float], peak_mb: float
+) -> tuple[dict[str, Any], list[str]]:
+    lateness = [min(accepted[s]) - at for s, at in due.items() if s in accepted]
+    early = sum(1 for value in lateness if value < 0)
+    twice = sum(1 for s in due if len(accepted.get(s, [])) > 1)
+    missing = sum(1 for s in due if s not in accepted)
+    strangers = sorted(set(accepted) - set(due))[:3]
+    p50, p99 = _percentile(lateness, 0.50), _percentile(lateness, 0.99)
+    met = p99 < GOAL_P99_S and missing == 0 and twice == 0 and early == 0
+    figures = {
+        "reminders": REMINDERS,
+        "users": USERS,
+        "mails_accepted": len(lateness),
+        "mails_missing": missing,
+        "mails_sent_twice": twice,
+        "mails_before_their_instant": early,
+        "lateness_p50_ms": round(p50 * 1000, 1),
+        "lateness_p99_ms": round(p99 * 1000, 1),
+        "lateness_max_ms": round(max(lateness) * 1000, 1),
+        "lateness_mean_ms": round(statistics.fmean(lateness) * 1000, 1),
+        "workers_peak_pss_mb": round(peak_mb, 1),
+        "skipped": _skipped(),
+        "goal": {"p99_below_s": GOAL_P99_S, "floor_s": FLOOR_S, "met": met},
+    }
+    return figures, strangers
+
+
 def run() -> ScenarioReport:
     ensure_rabbitmq_vhost(RABBITMQ_URL)
     catcher = TimingCatcher()
@@ -138,10 +165,12 @@ def run() -> ScenarioReport:
 
     controller = Controller(catcher, hostname="127.0.0.1", port=smtp_port)
     controller.start()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    logs = [RESULTS / f"reminders-worker{number}.log" for number in range(WORKERS)]
     workers = [
         start_notifier_worker(
             environment,
-            RESULTS / f"reminders-worker{number}.log",
+            logs[number],
             concurrency=CONCURRENCY,
             name=f"notifier-bench-{number}",
         )
@@ -164,9 +193,9 @@ def run() -> ScenarioReport:
                 if catcher.count() - reported >= 2000:
                     reported = catcher.count()
                     say(f"reminders: {reported} mails accepted")
-                for worker in workers:
+                for worker, log in zip(workers, logs, strict=True):
                     if worker.poll() is not None:
-                        raise RuntimeError(f"a worker exited:\n{tail(Path(str(worker.args)))}")
+                        raise RuntimeError(f"a worker exited:\n{tail(log)}")
             say(f"reminders: {catcher.count()} mails; waiting {SETTLE_S:.0f} s for duplicates")
             time.sleep(SETTLE_S)
         finally:
@@ -179,29 +208,15 @@ def run() -> ScenarioReport:
 
     with catcher.lock:
         accepted = {subject: list(times) for subject, times in catcher.accepted.items()}
-    lateness = [min(accepted[s]) - at for s, at in due.items() if s in accepted]
-    early = sum(1 for value in lateness if value < 0)
-    twice = sum(1 for s in due if len(accepted.get(s, [])) > 1)
-    missing = sum(1 for s in due if s not in accepted)
-    strangers = sorted(set(accepted) - set(due))[:3]
-    p50, p99 = _percentile(lateness, 0.50), _percentile(lateness, 0.99)
     peak_mb = sum(sampler.peak_pss_kib for sampler in samplers) / 1024
-    met = p99 < GOAL_P99_S and missing == 0 and twice == 0 and early == 0
-    figures = {
-        "reminders": REMINDERS,
-        "users": USERS,
-        "mails_accepted": len(lateness),
-        "mails_missing": missing,
-        "mails_sent_twice": twice,
-        "mails_before_their_instant": early,
-        "lateness_p50_ms": round(p50 * 1000, 1),
-        "lateness_p99_ms": round(p99 * 1000, 1),
-        "lateness_max_ms": round(max(lateness) * 1000, 1),
-        "lateness_mean_ms": round(statistics.fmean(lateness) * 1000, 1),
-        "workers_peak_pss_mb": round(peak_mb, 1),
-        "skipped": _skipped(),
-        "goal": {"p99_below_s": GOAL_P99_S, "floor_s": FLOOR_S, "met": met},
-    }
+    figures, strangers = _figures(accepted, due, peak_mb)
+    lateness_count, missing, twice, early, met = (
+        figures["mails_accepted"],
+        figures["mails_missing"],
+        figures["mails_sent_twice"],
+        figures["mails_before_their_instant"],
+        figures["goal"]["met"],
+    )
     return ScenarioReport(
         name=NAME,
         title="reminder instant to reminder mail accepted by SMTP",
@@ -214,7 +229,7 @@ def run() -> ScenarioReport:
         },
         notes=[
             f"{REMINDERS} reminders over {SPREAD_S:.0f} s for {USERS} people: "
-            f"{len(lateness)} mails, {missing} missing, {twice} sent twice, {early} early"
+            f"{lateness_count} mails, {missing} missing, {twice} sent twice, {early} early"
             + (f"; unexpected subjects {strangers}" if strangers else ""),
             f"instant -> mail accepted: p50 {figures['lateness_p50_ms']} ms, "
             f"p99 {figures['lateness_p99_ms']} ms, max {figures['lateness_max_ms']} ms",
