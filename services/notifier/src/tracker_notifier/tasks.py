@@ -3,6 +3,7 @@ idempotent: with late acks any of them may run again after a worker dies."""
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -41,6 +42,10 @@ SEND_CHUNK = 100
 """Deliveries per batch send task: small enough to spread over the worker's processes."""
 SEND_BATCH_TIME_LIMIT = 1800
 REMINDERS_TIME_LIMIT = 120
+MAX_EARLY_WAIT_S = 2.0
+REMINDER_SEND_CHUNK = 20
+"""Reminder mails per send task: smaller than a digest's chunks, so that the reminders
+falling due in one second are sent by every worker process side by side."""
 WAKE_UP_EXPIRES = timedelta(minutes=1)
 """A wake-up that could not run within this of its instant is dropped: the scheduler's
 ticks fire what it would have."""
@@ -85,11 +90,11 @@ def enqueue_send(delivery_id: int, request: str | None, countdown: float | None 
     )
 
 
-def enqueue_sends(delivery_ids: list[int], request: str | None) -> None:
+def enqueue_sends(delivery_ids: list[int], request: str | None, chunk: int = SEND_CHUNK) -> None:
     """Hand deliveries to the senders in chunks, each sent over one SMTP connection."""
-    for start in range(0, len(delivery_ids), SEND_CHUNK):
+    for start in range(0, len(delivery_ids), chunk):
         send_deliveries.apply_async(
-            args=(delivery_ids[start : start + SEND_CHUNK],), kwargs={"request": request}
+            args=(delivery_ids[start : start + chunk],), kwargs={"request": request}
         )
 
 
@@ -107,10 +112,13 @@ def digest_run(
 
 def wake_up_reminders(at: datetime) -> None:
     """A reminders tick at ``at`` (through RabbitMQ's delayed delivery, then held by the
-    worker until the instant), arranging nothing further."""
+    worker until the instant), arranging nothing further. Delayed delivery counts whole
+    seconds (and refuses less than one), so a wake-up due within the second is sent at once
+    and waits for its instant in the task."""
+    eta = at if at - datetime.now(UTC) >= timedelta(seconds=1) else None
     reminders.apply_async(
         kwargs={"at": at.isoformat(), "horizon": 0},
-        eta=at,
+        eta=eta,
         expires=at + WAKE_UP_EXPIRES,
     )
 
@@ -119,7 +127,7 @@ def reminder_run(context: NotifierContext, request: str | None = None) -> Remind
     return ReminderRun(
         context.database,
         context.settings,
-        enqueue=lambda delivery_ids: enqueue_sends(delivery_ids, request),
+        enqueue=lambda delivery_ids: enqueue_sends(delivery_ids, request, REMINDER_SEND_CHUNK),
         wake_up=wake_up_reminders,
     )
 
@@ -238,8 +246,12 @@ def reminders(self: Any, at: str, horizon: float = 0, request: str | None = None
     """One reminders tick (sent by the scheduler's beat, by name, or arranged by an earlier
     tick): fires what is due, arranges wake-ups within ``horizon`` seconds."""
     with request_context(request):
+        instant = datetime.fromisoformat(at)
+        early = (instant - datetime.now(UTC)).total_seconds()
+        if 0 < early <= MAX_EARLY_WAIT_S:
+            time.sleep(early)  # a wake-up sent within a second of its instant
         try:
-            reminder_run(get_context(), request).tick(datetime.fromisoformat(at), horizon)
+            reminder_run(get_context(), request).tick(instant, horizon)
         except (OperationalError, KombuOperationalError, OSError) as error:
             # The next tick, seconds away, does the same; a failing one is only logged.
             logger.warning("reminders tick at %s failed, leaving it to the next: %s", at, error)
