@@ -10,7 +10,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from bench import auth, digest, erase, mail, relay
+from bench import auth, digest, erase, mail, relay, reminders
 from bench.progress import say
 from bench.report import ScenarioReport, render
 
@@ -22,6 +22,7 @@ SCENARIOS: dict[str, Scenario] = {
     mail.NAME: mail.run,
     digest.NAME: digest.run,
     erase.NAME: erase.run,
+    reminders.NAME: reminders.run,
 }
 
 

@@ -1,11 +1,16 @@
-"""Events as auth publishes them, built for the consumers' tests."""
+"""Events as auth and the tasks service publish them, built for the consumers' tests."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 
 from tracker_contracts import (
     Envelope,
     EventData,
+    TaskCompleted,
+    TaskCreated,
+    TaskDeleted,
+    TaskUpdated,
     UserPasswordResetRequested,
     UserRegistered,
     UserUpdated,
@@ -80,3 +85,74 @@ def reset_requested(
         expires_at=expires_at or datetime.now(UTC) + timedelta(minutes=30),
     )
     return envelope(data)
+
+
+def task_event(
+    task_id: uuid.UUID,
+    user_id: uuid.UUID,
+    *,
+    version: int = 1,
+    title: str = "Water the plants",
+    status: Literal["open", "done"] = "open",
+    reminder_at: datetime | None = None,
+    due_date: date | None = None,
+    due_time: str | None = None,
+    updated_at: datetime | None = None,
+) -> Envelope[EventData]:
+    """``task.created`` (``version`` 1) or ``task.updated`` (later versions): the whole task
+    as it is at ``version``."""
+    now = updated_at or datetime.now(UTC)
+    model = TaskCreated if version == 1 else TaskUpdated
+    data = model(
+        task_id=task_id,
+        user_id=user_id,
+        title=title,
+        description="",
+        status=status,
+        completed_at=now if status == "done" else None,
+        created_at=now,
+        updated_at=now,
+        version=version,
+        due_date=due_date,
+        due_time=due_time,
+        reminder_at=reminder_at,
+    )
+    return envelope(data)
+
+
+def task_deleted(task_id: uuid.UUID, user_id: uuid.UUID) -> Envelope[EventData]:
+    return envelope(TaskDeleted(task_id=task_id, user_id=user_id))
+
+
+def task_completed(
+    task_id: uuid.UUID, user_id: uuid.UUID, *, completed_at: datetime | None = None
+) -> Envelope[EventData]:
+    return envelope(
+        TaskCompleted(
+            task_id=task_id,
+            user_id=user_id,
+            title="Water the plants",
+            completed_at=completed_at or datetime.now(UTC),
+        )
+    )
+
+
+def user_verified_state(
+    user_id: uuid.UUID,
+    *,
+    email: str = "ada@example.com",
+    timezone: str = "Europe/Berlin",
+    reminders_enabled: bool = True,
+    email_verified: bool = True,
+    at: datetime | None = None,
+) -> Envelope[EventData]:
+    """``user.updated`` with the whole state: confirmed (or not), reminders on (or off)."""
+    data = UserUpdated(
+        user_id=user_id,
+        email=email,
+        timezone=timezone,
+        digest_enabled=True,
+        reminders_enabled=reminders_enabled,
+        email_verified=email_verified,
+    )
+    return envelope(data, at)

@@ -19,7 +19,7 @@ from tracker_contracts.messaging import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE
 from tracker_runtime.messaging import declare_topology, new_broker
 from tracker_runtime.replay import NotReplayable, replay
 
-ROUTING_KEY = "task.completed"  # no service consumes it: only this test's queue gets it
+ROUTING_KEY = "task.completed"  # the test's queue gets it (the notifier's, unconsumed here, too)
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """Signed one-click unsubscribe tokens, and the production check on their secret."""
 
+import base64
+import hmac
 import secrets
 import string
 import uuid
@@ -25,7 +27,9 @@ def test_a_signed_token_names_its_user() -> None:
 
     token = unsubscribe.sign(user_id, SECRET)
 
-    assert unsubscribe.verify(token, SECRET) == user_id
+    assert unsubscribe.verify(token, SECRET) == unsubscribe.Unsubscription(
+        user_id, unsubscribe.MailList.DIGEST
+    )
     assert len(token) <= 64
     assert set(token) <= set(ALPHABET)  # safe in a URL as it is
 
@@ -45,7 +49,9 @@ def test_the_link_carries_the_token_on_the_auth_path() -> None:
         unsubscribe.PATH,
     )
     [token] = parse_qs(parts.query)["token"]
-    assert unsubscribe.verify(token, SECRET) == USER_ID
+    verified = unsubscribe.verify(token, SECRET)
+    assert verified is not None
+    assert verified.user_id == USER_ID
 
 
 def test_a_token_signed_with_another_secret_is_refused() -> None:
@@ -123,6 +129,77 @@ def test_malformed_tokens_are_refused(malformed: Callable[[str], str]) -> None:
     )
 
     assert unsubscribe.verify(malformed(token), SECRET) is None
+
+
+# -- tokens of the reminders --------------------------------------------------------------
+
+
+def test_a_reminders_token_names_its_user_and_the_reminders() -> None:
+    token = unsubscribe.sign(USER_ID, SECRET, unsubscribe.MailList.REMINDERS)
+
+    assert unsubscribe.verify(token, SECRET) == unsubscribe.Unsubscription(
+        USER_ID, unsubscribe.MailList.REMINDERS
+    )
+    assert len(token) == unsubscribe.LIST_TOKEN_LENGTH
+    assert set(token) <= set(ALPHABET)
+    assert token != unsubscribe.sign(USER_ID, SECRET)
+
+
+def test_a_digest_token_made_before_reminders_existed_still_turns_the_digest_off() -> None:
+    """The first format, computed here by hand: every digest link already mailed works."""
+    mac = hmac.new(SECRET.encode(), b"task-tracker/unsubscribe/v1:" + USER_ID.bytes, "sha256")
+    old = base64.urlsafe_b64encode(USER_ID.bytes + mac.digest()[:16]).decode().rstrip("=")
+
+    assert unsubscribe.verify(old, SECRET) == unsubscribe.Unsubscription(
+        USER_ID, unsubscribe.MailList.DIGEST
+    )
+    assert unsubscribe.sign(USER_ID, SECRET) == old
+
+
+def test_a_digest_token_cannot_be_turned_into_a_reminders_one_or_back() -> None:
+    digest = unsubscribe.sign(USER_ID, SECRET)
+    reminders = unsubscribe.sign(USER_ID, SECRET, unsubscribe.MailList.REMINDERS)
+    raw_digest = base64.urlsafe_b64decode(digest + "=")
+    raw_reminders = base64.urlsafe_b64decode(reminders)
+
+    forged = [
+        # the digest's MAC under the reminders' kind byte
+        raw_digest[:16] + bytes([1]) + raw_digest[16:],
+        # the reminders' token without its kind byte
+        raw_reminders[:16] + raw_reminders[17:],
+        # another kind byte with the reminders' MAC
+        raw_reminders[:16] + bytes([2]) + raw_reminders[17:],
+    ]
+
+    for raw in forged:
+        token = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        assert unsubscribe.verify(token, SECRET) is None
+
+
+@pytest.mark.parametrize("position", range(44))
+def test_changing_any_character_of_a_reminders_token_is_refused(position: int) -> None:
+    token = unsubscribe.sign(USER_ID, SECRET, unsubscribe.MailList.REMINDERS)
+
+    accepted = [
+        replacement
+        for replacement in ALPHABET
+        if replacement != token[position]
+        and unsubscribe.verify(token[:position] + replacement + token[position + 1 :], SECRET)
+        is not None
+    ]
+
+    assert accepted == [], f"position {position}: {token[position]!r} -> {accepted}"
+
+
+def test_the_reminders_link_carries_its_own_token() -> None:
+    link = unsubscribe.link(
+        "https://tracker.example.org", USER_ID, SECRET, unsubscribe.MailList.REMINDERS
+    )
+
+    [token] = parse_qs(urlsplit(link).query)["token"]
+    verified = unsubscribe.verify(token, SECRET)
+    assert verified is not None
+    assert verified.mail_list is unsubscribe.MailList.REMINDERS
 
 
 # -- the secret in production -------------------------------------------------------------

@@ -64,6 +64,8 @@ class ReceivedMail:
     message: EmailMessage
     peer: tuple[str, int]
     """The client's address: one value per SMTP connection."""
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """When the server accepted the message."""
 
 
 @dataclass

@@ -20,15 +20,17 @@ from tracker_contracts.messaging import (
     DELIVERY_LIMIT,
     DIGEST_TASK,
     NOTIFIER_TASK_QUEUE,
+    REMINDERS_TASK,
 )
 from tracker_runtime.kombu_topology import TASK_QUEUE as NOTIFIER_TASK_QUEUE_DECLARATION
 from tracker_runtime.kombu_topology import TASK_QUEUE_ARGUMENTS
-from tracker_scheduler.beat import DIGEST_ENTRY, DigestScheduler, create_app
+from tracker_scheduler.beat import DIGEST_ENTRY, REMINDERS_ENTRY, DigestScheduler, create_app
 from tracker_scheduler.config import Settings
 
 from .conftest import broker, queue_depth, take_message
 
 TICK_EXPIRES = 120.0
+REMINDER_INTERVAL = 7.0
 SCHEDULE_FILES = "celerybeat-schedule*"
 
 
@@ -40,6 +42,7 @@ def settings(tmp_path: Path, rabbitmq_url: str) -> Settings:
         data_dir=tmp_path / "state" / "beat",
         digest_cron="*/5 * * * *",
         tick_expires=TICK_EXPIRES,
+        reminder_interval=REMINDER_INTERVAL,
     )
 
 
@@ -129,6 +132,29 @@ def test_a_due_entry_is_sent_by_beats_own_tick(
 
     assert_is_a_digest_tick(take_message(rabbitmq_url), sent_at)
     assert scheduler.schedule[DIGEST_ENTRY].total_run_count == entry.total_run_count + 1
+
+
+def test_the_reminders_tick_goes_every_interval_by_name_with_its_horizon(
+    scheduler: Any, task_queue: str, rabbitmq_url: str
+) -> None:
+    entry = scheduler.schedule[REMINDERS_ENTRY]
+    assert entry.schedule.run_every == timedelta(seconds=REMINDER_INTERVAL)
+    assert REMINDERS_TASK not in scheduler.app.tasks
+    entry.last_run_at = datetime.now(UTC) - timedelta(seconds=REMINDER_INTERVAL + 1)
+    sent_at = datetime.now(UTC)
+
+    scheduler.tick()
+
+    message = take_message(rabbitmq_url)
+    assert message.headers["task"] == REMINDERS_TASK
+    assert message.delivery_info["routing_key"] == NOTIFIER_TASK_QUEUE
+    args, kwargs, _embed = message.payload
+    assert args == []
+    assert kwargs["horizon"] == 2 * REMINDER_INTERVAL
+    assert abs(datetime.fromisoformat(kwargs["at"]) - sent_at) < timedelta(seconds=5)
+    expires_at = datetime.fromisoformat(message.headers["expires"])
+    assert abs(expires_at - (sent_at + timedelta(seconds=REMINDER_INTERVAL))) < timedelta(seconds=3)
+    assert queue_depth(rabbitmq_url) == 0  # the digest entry was not due
 
 
 def test_each_tick_carries_its_own_instant(

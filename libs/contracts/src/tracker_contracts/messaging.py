@@ -27,6 +27,10 @@ from tracker_contracts.events import (
     EventData,
     EventType,
     SessionRevoked,
+    TaskCompleted,
+    TaskCreated,
+    TaskDeleted,
+    TaskUpdated,
     UserDeleted,
     UserPasswordResetRequested,
     UserRegistered,
@@ -115,10 +119,15 @@ NOTIFIER_EVENTS = ConsumerQueue(
         UserDeleted,
         UserVerificationRequested,
         UserPasswordResetRequested,
+        TaskCreated,
+        TaskUpdated,
+        TaskDeleted,
+        TaskCompleted,
     ),
 )
 """The notifier's events: the recipients (who may get which mail), the mails with a link
-(welcome, confirm the address, reset the password), and erasing a deleted account."""
+(welcome, confirm the address, reset the password), erasing a deleted account, and the
+tasks, whose reminders it keeps (a projection of each task's reminder and state)."""
 
 TASKS_EVENTS = ConsumerQueue(name="tasks.events", events=(SessionRevoked, UserDeleted))
 """The tasks service's events: revoked sessions, whose tokens it must refuse, and deleted
@@ -148,6 +157,11 @@ HANDLE_EVENT_TASK = "tracker_notifier.handle_event"
 SEND_DELIVERY_TASK = "tracker_notifier.send_delivery"
 SEND_DELIVERIES_TASK = "tracker_notifier.send_deliveries"
 """Sends a batch of deliveries (a digest batch) over one SMTP connection."""
+REMINDERS_TASK = "tracker_notifier.reminders"
+"""The reminders tick, sent by the scheduler every few seconds and by the notifier itself
+at the instant a reminder falls due. Keyword arguments: ``at``, the tick's instant (ISO 8601
+with an offset); ``horizon``, seconds ahead for which the tick arranges a tick of its own at
+each instant a reminder falls due (0: none)."""
 
 
 # -- the whole topology, as the transport-specific builders declare it --------------------
@@ -210,6 +224,7 @@ __all__ = [
     "NOTIFIER_TASK_EXCHANGE",
     "NOTIFIER_TASK_QUEUE",
     "QUEUES",
+    "REMINDERS_TASK",
     "RETIRED_QUEUES",
     "SEND_DELIVERIES_TASK",
     "SEND_DELIVERY_TASK",

@@ -1,4 +1,5 @@
-"""One-click unsubscribe (RFC 8058): the link in the digest mail turns the digest off."""
+"""One-click unsubscribe (RFC 8058): the link in the digest mail turns the digest off, the
+one in a reminder mail the reminders."""
 
 import re
 import uuid
@@ -29,6 +30,15 @@ def secret_of(context: AuthContext) -> str:
 
 def token_for(context: AuthContext, user_id: str | uuid.UUID) -> str:
     return tokens.sign(uuid.UUID(str(user_id)), secret_of(context))
+
+
+def reminders_token_for(context: AuthContext, user_id: str | uuid.UUID) -> str:
+    return tokens.sign(uuid.UUID(str(user_id)), secret_of(context), tokens.MailList.REMINDERS)
+
+
+async def preferences(app: FastAPI) -> dict[str, object]:
+    [row] = await fetch_all(app, "SELECT digest_enabled, reminders_enabled FROM users")
+    return dict(row)
 
 
 async def digest_enabled(app: FastAPI) -> object:
@@ -248,6 +258,68 @@ async def test_the_token_does_not_log_anyone_in(
     as_cookie = await mail_client.get("/api/user")
 
     assert as_bearer.status_code == as_cookie.status_code == 401
+
+
+# -- the reminders' link -----------------------------------------------------------------
+
+
+async def test_the_reminders_page_asks_about_reminders_and_changes_nothing(
+    mail_client: httpx.AsyncClient, app: FastAPI, context: AuthContext, account: Account
+) -> None:
+    response = await mail_client.get(
+        PATH, params={"token": reminders_token_for(context, account.id)}
+    )
+
+    assert response.status_code == 200
+    assert "Stop reminder mails?" in response.text
+    assert await preferences(app) == {"digest_enabled": True, "reminders_enabled": True}
+    assert await updated_events(app) == []
+
+
+async def test_the_reminders_one_click_post_turns_only_reminders_off(
+    client: httpx.AsyncClient,
+    mail_client: httpx.AsyncClient,
+    app: FastAPI,
+    context: AuthContext,
+    account: Account,
+) -> None:
+    token = reminders_token_for(context, account.id)
+
+    responses = [
+        await mail_client.post(PATH, params={"token": token}, data=ONE_CLICK, headers=MAIL_CLIENT)
+        for _ in range(2)
+    ]
+
+    assert [response.status_code for response in responses] == [200, 200]
+    assert "reminder mails" in responses[0].text
+    assert await preferences(app) == {"digest_enabled": True, "reminders_enabled": False}
+    assert await updated_events(app) == [
+        {
+            "user_id": account.id,
+            "email": account.email,
+            "timezone": "UTC",
+            "digest_enabled": True,
+            "reminders_enabled": False,
+            "email_verified": False,
+        }
+    ]
+    assert (await client.get("/api/user")).json()["reminders_enabled"] is False
+
+
+async def test_the_link_the_notifier_builds_for_reminders_works(
+    mail_client: httpx.AsyncClient, app: FastAPI, context: AuthContext, account: Account
+) -> None:
+    link = tokens.link(
+        context.settings.public_url,
+        uuid.UUID(account.id),
+        secret_of(context),
+        tokens.MailList.REMINDERS,
+    )
+
+    done = await mail_client.post(link, data=ONE_CLICK, headers=MAIL_CLIENT)
+
+    assert done.status_code == 200
+    assert await preferences(app) == {"digest_enabled": True, "reminders_enabled": False}
 
 
 # -- links that are not valid -------------------------------------------------------------

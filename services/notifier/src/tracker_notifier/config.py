@@ -126,6 +126,15 @@ class Settings(ServiceSettings):
             "(ISO 8601 duration or seconds).",
         ),
     ] = timedelta(days=90)
+    reminder_grace: Annotated[
+        timedelta,
+        Field(
+            gt=timedelta(0),
+            description="How late a reminder may still go out: one that fell due longer ago "
+            "when the notifier gets to it (after an outage) is skipped and counted (ISO 8601 "
+            "duration or seconds).",
+        ),
+    ] = timedelta(hours=1)
     digest_batch_size: Annotated[
         int, Field(ge=1, le=500, description="Users per summaries request and transaction.")
     ] = 500

@@ -5,6 +5,7 @@ from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
 from tracker_notifier.digest.models import DigestClaim
 from tracker_notifier.events.models import ProcessedEvent
 from tracker_notifier.recipients.models import ErasedUser, Recipient
+from tracker_notifier.reminders.models import Reminder, ReminderSkips
 
 __all__ = [
     "Base",
@@ -14,4 +15,6 @@ __all__ = [
     "ErasedUser",
     "ProcessedEvent",
     "Recipient",
+    "Reminder",
+    "ReminderSkips",
 ]

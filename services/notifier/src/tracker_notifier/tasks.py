@@ -3,17 +3,19 @@ idempotent: with late acks any of them may run again after a worker dies."""
 
 import json
 import logging
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy.exc import OperationalError
 
-from tracker_contracts import parse_envelope
+from tracker_contracts import Envelope, EventData, TaskCreated, parse_envelope
 from tracker_contracts.messaging import (
     DIGEST_TASK,
     HANDLE_EVENT_TASK,
+    REMINDERS_TASK,
     SEND_DELIVERIES_TASK,
     SEND_DELIVERY_TASK,
 )
@@ -22,6 +24,7 @@ from tracker_notifier.deliveries.service import AcceptedButNotRecorded, Outcome
 from tracker_notifier.digest.service import DigestRun, Progress
 from tracker_notifier.digest.summaries import SummariesUnavailable
 from tracker_notifier.events import service as events
+from tracker_notifier.reminders.service import ReminderRun
 from tracker_notifier.worker import app
 from tracker_runtime.backoff import backoff_delay
 
@@ -38,6 +41,17 @@ DIGEST_TIME_LIMIT = 3600
 SEND_CHUNK = 100
 """Deliveries per batch send task: small enough to spread over the worker's processes."""
 SEND_BATCH_TIME_LIMIT = 1800
+REMINDERS_TIME_LIMIT = 120
+MAX_EARLY_WAIT_S = 2.0
+REMINDER_SEND_CHUNK = 20
+"""Reminder mails per send task: smaller than a digest's chunks, so that the reminders
+falling due in one second are sent by every worker process side by side."""
+WAKE_UP_EXPIRES = timedelta(minutes=1)
+"""A wake-up that could not run within this of its instant is dropped: the scheduler's
+ticks fire what it would have."""
+NEAR_REMINDER = timedelta(minutes=1)
+"""A reminder an event sets within this of now gets a wake-up of its own at once (later
+ones are arranged by the scheduler's ticks)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,11 +90,11 @@ def enqueue_send(delivery_id: int, request: str | None, countdown: float | None 
     )
 
 
-def enqueue_sends(delivery_ids: list[int], request: str | None) -> None:
+def enqueue_sends(delivery_ids: list[int], request: str | None, chunk: int = SEND_CHUNK) -> None:
     """Hand deliveries to the senders in chunks, each sent over one SMTP connection."""
-    for start in range(0, len(delivery_ids), SEND_CHUNK):
+    for start in range(0, len(delivery_ids), chunk):
         send_deliveries.apply_async(
-            args=(delivery_ids[start : start + SEND_CHUNK],), kwargs={"request": request}
+            args=(delivery_ids[start : start + chunk],), kwargs={"request": request}
         )
 
 
@@ -94,6 +108,38 @@ def digest_run(
         enqueue=lambda delivery_ids: enqueue_sends(delivery_ids, request),
         progress=progress,
     )
+
+
+def wake_up_reminders(at: datetime) -> None:
+    """A reminders tick at ``at`` (through RabbitMQ's delayed delivery, then held by the
+    worker until the instant), arranging nothing further. Delayed delivery counts whole
+    seconds (and refuses less than one), so a wake-up due within the second is sent at once
+    and waits for its instant in the task."""
+    eta = at if at - datetime.now(UTC) >= timedelta(seconds=1) else None
+    reminders.apply_async(
+        kwargs={"at": at.isoformat(), "horizon": 0},
+        eta=eta,
+        expires=at + WAKE_UP_EXPIRES,
+    )
+
+
+def reminder_run(context: NotifierContext, request: str | None = None) -> ReminderRun:
+    return ReminderRun(
+        context.database,
+        context.settings,
+        enqueue=lambda delivery_ids: enqueue_sends(delivery_ids, request, REMINDER_SEND_CHUNK),
+        wake_up=wake_up_reminders,
+    )
+
+
+def _wake_up_for(event: Envelope[EventData]) -> None:
+    """A wake-up at the reminder an event has just set, when it falls due before the
+    scheduler's ticks would arrange one."""
+    task = event.data
+    if not isinstance(task, TaskCreated) or task.reminder_at is None or task.status != "open":
+        return
+    if task.reminder_at - datetime.now(UTC) <= NEAR_REMINDER:
+        wake_up_reminders(max(task.reminder_at, datetime.now(UTC)))
 
 
 @task(HANDLE_EVENT_TASK)
@@ -111,6 +157,7 @@ def handle_event(self: Any, envelope: dict[str, Any], request: str | None = None
         try:
             for delivery_id in delivery_ids:
                 enqueue_send(delivery_id, request)
+            _wake_up_for(event)
         except (KombuOperationalError, OSError) as error:
             # Stored but not enqueued: the retry finds the event in the inbox and enqueues
             # the deliveries no send task has touched.
@@ -192,3 +239,19 @@ def digest(self: Any, at: str, request: str | None = None) -> None:
                 return
             logger.warning("digest tick at %s failed, retrying: %s", at, error)
             raise self.retry(exc=error, countdown=outage_delay(self.request.retries)) from error
+
+
+@task(REMINDERS_TASK, time_limit=REMINDERS_TIME_LIMIT)
+def reminders(self: Any, at: str, horizon: float = 0, request: str | None = None) -> None:
+    """One reminders tick (sent by the scheduler's beat, by name, or arranged by an earlier
+    tick): fires what is due, arranges wake-ups within ``horizon`` seconds."""
+    with request_context(request):
+        instant = datetime.fromisoformat(at)
+        early = (instant - datetime.now(UTC)).total_seconds()
+        if 0 < early <= MAX_EARLY_WAIT_S:
+            time.sleep(early)  # a wake-up sent within a second of its instant
+        try:
+            reminder_run(get_context(), request).tick(instant, horizon)
+        except (OperationalError, KombuOperationalError, OSError) as error:
+            # The next tick, seconds away, does the same; a failing one is only logged.
+            logger.warning("reminders tick at %s failed, leaving it to the next: %s", at, error)

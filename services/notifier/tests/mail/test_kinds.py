@@ -19,6 +19,7 @@ from tracker_notifier.mail.kinds import (
     Digest,
     MailKind,
     PasswordReset,
+    Reminder,
     RenderContext,
     Welcome,
 )
@@ -40,11 +41,20 @@ LINK_EXPIRES = datetime(2099, 1, 1, 12, 30, tzinfo=UTC)
 WELCOME = Welcome(token=TOKEN, expires_at=LINK_EXPIRES)
 CONFIRM = ConfirmAddress(token=TOKEN, expires_at=LINK_EXPIRES)
 RESET = PasswordReset(token=TOKEN, expires_at=LINK_EXPIRES)
+REMINDER = Reminder(
+    task_id=uuid.UUID("6f1d2c3b-0000-4000-8000-0000000000aa"),
+    title=HOSTILE,
+    remind_at=datetime(2026, 12, 4, 8, 20, tzinfo=UTC),
+    due_date=date(2026, 12, 4),
+    due_time="09:30",
+    timezone="Europe/Berlin",
+)
 EXAMPLES: dict[str, MailKind] = {
     Welcome.KIND: WELCOME,
     ConfirmAddress.KIND: CONFIRM,
     PasswordReset.KIND: RESET,
     Digest.KIND: DIGEST,
+    Reminder.KIND: REMINDER,
 }
 """One payload of every kind, with user strings wherever the kind shows any."""
 
@@ -123,8 +133,8 @@ def test_a_payload_no_kind_takes_is_refused_by_name() -> None:
         kinds.stored("digest", {"day": "2026-03-29", "done": 3})
     with pytest.raises(kinds.InvalidPayload, match="'welcome' payload is invalid"):
         kinds.stored("welcome", {"email": "ada@example.com"})
-    with pytest.raises(kinds.InvalidPayload, match="no mail kind 'reminder'"):
-        kinds.stored("reminder", {})
+    with pytest.raises(kinds.InvalidPayload, match="no mail kind 'postcard'"):
+        kinds.stored("postcard", {})
 
 
 def test_payloads_are_frozen() -> None:
@@ -177,3 +187,20 @@ def test_a_link_mail_without_its_token_cannot_be_rendered() -> None:
 def test_the_token_never_shows_in_a_payload_repr() -> None:
     assert TOKEN not in repr(RESET)
     assert TOKEN not in str(CONFIRM)
+
+
+def test_a_reminders_key_names_its_task_and_instant_in_utc() -> None:
+    moved = REMINDER.model_copy(
+        update={"remind_at": datetime.fromisoformat("2026-12-04T10:20:00+01:00")}
+    )
+
+    assert REMINDER.idempotency_key(uuid.uuid4()) == (
+        "reminder:6f1d2c3b-0000-4000-8000-0000000000aa:2026-12-04T08:20:00+00:00"
+    )
+    assert moved.idempotency_key(uuid.uuid4()) == (
+        "reminder:6f1d2c3b-0000-4000-8000-0000000000aa:2026-12-04T09:20:00+00:00"
+    )
+    assert REMINDER.subject() == f"Reminder: {HOSTILE}"
+    assert Reminder.model_validate(
+        {**REMINDER.model_dump(mode="json"), "title": "two\nlines"}
+    ).subject() == ("Reminder: two lines")

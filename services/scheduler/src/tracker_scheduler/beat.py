@@ -1,21 +1,26 @@
 """The scheduler's Celery app: ``celery -A tracker_scheduler.beat beat``.
 
 At every tick of ``SCHEDULER_DIGEST_CRON`` beat sends the notifier's digest task **by name**
-(``tracker_contracts.messaging.DIGEST_TASK``) with the tick's instant; no notifier code is
-imported. The message goes to the notifier's quorum task queue, declared exactly as the
+(``tracker_contracts.messaging.DIGEST_TASK``) with the tick's instant, and every
+``SCHEDULER_REMINDER_INTERVAL`` seconds the reminders tick (``REMINDERS_TASK``) with its
+instant and a horizon of two intervals, within which the notifier arranges its own wake-ups
+at the instants reminders fall due; no notifier code is imported. A reminders tick expires
+after one interval: the next one does what it would have.
+
+The digest tick goes to the notifier's quorum task queue, declared exactly as the
 notifier declares it, and expires after ``SCHEDULER_TICK_EXPIRES``: ticks that piled up
 while no worker ran are dropped, and the first fresh one catches up on them (the notifier
 sends every digest whose day ended within its grace period).
 """
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from celery import Celery
 from celery.beat import BeatLazyFunc, PersistentScheduler
 
-from tracker_contracts.messaging import DIGEST_TASK, NOTIFIER_TASK_QUEUE
+from tracker_contracts.messaging import DIGEST_TASK, NOTIFIER_TASK_QUEUE, REMINDERS_TASK
 from tracker_runtime.celery_app import celery_app, log_through_runtime
 from tracker_runtime.kombu_topology import TASK_QUEUE
 from tracker_scheduler.config import Settings, get_settings, parse_cron
@@ -23,6 +28,7 @@ from tracker_scheduler.config import Settings, get_settings, parse_cron
 logger = logging.getLogger("tracker.scheduler")
 
 DIGEST_ENTRY = "digest"
+REMINDERS_ENTRY = "reminders"
 
 
 def tick_instant() -> str:
@@ -39,6 +45,11 @@ class DigestScheduler(PersistentScheduler):  # type: ignore[misc]
 
 
 def create_app(settings: Settings) -> Celery:
+    to_notifier = {
+        "queue": TASK_QUEUE,
+        "exchange": TASK_QUEUE.exchange,
+        "routing_key": NOTIFIER_TASK_QUEUE,
+    }
     return celery_app(
         "tracker_scheduler",
         settings,
@@ -49,13 +60,17 @@ def create_app(settings: Settings) -> Celery:
                 "task": DIGEST_TASK,
                 "schedule": parse_cron(settings.digest_cron),
                 "kwargs": {"at": BeatLazyFunc(tick_instant)},
-                "options": {
-                    "queue": TASK_QUEUE,
-                    "exchange": TASK_QUEUE.exchange,
-                    "routing_key": NOTIFIER_TASK_QUEUE,
-                    "expires": settings.tick_expires,
+                "options": {**to_notifier, "expires": settings.tick_expires},
+            },
+            REMINDERS_ENTRY: {
+                "task": REMINDERS_TASK,
+                "schedule": timedelta(seconds=settings.reminder_interval),
+                "kwargs": {
+                    "at": BeatLazyFunc(tick_instant),
+                    "horizon": 2 * settings.reminder_interval,
                 },
-            }
+                "options": {**to_notifier, "expires": settings.reminder_interval},
+            },
         },
     )
 

@@ -50,6 +50,17 @@ class Settings(ServiceSettings):
             "catches up on what it would have done.",
         ),
     ] = 240.0
+    reminder_interval: Annotated[
+        float,
+        Field(
+            ge=1,
+            le=60,
+            description="Seconds between reminders ticks. Each tick fires what is due and "
+            "arranges a wake-up at each second a reminder falls due before the tick after "
+            "next, so reminders go out on time whatever the interval; it bounds how late "
+            "one goes when a wake-up is lost.",
+        ),
+    ] = 10.0
     data_dir: Annotated[Path, Field(description="Writable folder for beat's schedule state.")] = (
         Path(".run/scheduler")
     )

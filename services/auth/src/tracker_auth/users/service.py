@@ -26,6 +26,7 @@ from tracker_contracts import (
 )
 from tracker_runtime.errors import APIError
 from tracker_runtime.outbox import add_event
+from tracker_runtime.unsubscribe import MailList
 
 EMAIL_TAKEN = "This email is already taken"
 TOO_MANY_REGISTRATIONS = "Too many registrations; try again later"
@@ -281,14 +282,22 @@ async def delete_account(
     await add_event(db, outbox, UserDeleted(user_id=user_id))
 
 
-async def unsubscribe(db: AsyncSession, user_id: uuid.UUID) -> User | None:
-    """Turn the user's digest off (the one-click unsubscribe link); ``None`` when the
-    account is gone. Repeating it changes nothing and writes no event."""
+async def unsubscribe(
+    db: AsyncSession, user_id: uuid.UUID, mail_list: MailList = MailList.DIGEST
+) -> User | None:
+    """Turn the user's digest or reminders off (the one-click unsubscribe link); ``None``
+    when the account is gone. Repeating it changes nothing and writes no event."""
     user = await repository.lock(db, user_id)
-    if user is not None and user.digest_enabled:
+    if user is None:
+        return None
+    if mail_list is MailList.REMINDERS and user.reminders_enabled:
+        user.reminders_enabled = False
+    elif mail_list is MailList.DIGEST and user.digest_enabled:
         user.digest_enabled = False
-        await db.flush()
-        await add_event(db, outbox, updated_event(user))
+    else:
+        return user
+    await db.flush()
+    await add_event(db, outbox, updated_event(user))
     return user
 
 

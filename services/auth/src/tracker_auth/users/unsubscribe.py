@@ -1,13 +1,15 @@
-"""One-click unsubscribe from the digest (RFC 8058), without logging in.
+"""One-click unsubscribe from the digest or the reminders (RFC 8058), without logging in.
 
-The digest mail carries ``List-Unsubscribe: <{PUBLIC_URL}/api/user/unsubscribe?token=...>``
+The digest and reminder mails carry
+``List-Unsubscribe: <{PUBLIC_URL}/api/user/unsubscribe?token=...>``
 and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``: a mail client that offers an
 "Unsubscribe" button POSTs to that address. The same link in the mail's body opens a page
 with a button, because a GET must not change anything (mail scanners follow links).
-The token is signed with ``UNSUBSCRIBE_SECRET`` (``tracker_runtime.unsubscribe``).
+The token is signed with ``UNSUBSCRIBE_SECRET`` (``tracker_runtime.unsubscribe``) and
+names the kind of mail it turns off (digest links mailed before reminders existed name the
+digest).
 """
 
-import uuid
 from html import escape
 from typing import Annotated
 
@@ -18,21 +20,28 @@ from tracker_auth.deps import ContextDep
 from tracker_auth.users import service
 from tracker_runtime import unsubscribe as tokens
 from tracker_runtime.errors import APIError
+from tracker_runtime.unsubscribe import MailList, Unsubscription
 from tracker_runtime.web import SessionDep
 
 PATH = tokens.PATH
-INVALID_LINK = "This unsubscribe link is not valid; turn the digest off in the app instead"
+INVALID_LINK = "This unsubscribe link is not valid; turn the mail off in the app instead"
+
+WORDING: dict[MailList, tuple[str, str]] = {
+    MailList.DIGEST: ("Stop the nightly digest?", "the nightly mail about your tasks"),
+    MailList.REMINDERS: ("Stop reminder mails?", "reminder mails about your tasks"),
+}
+"""Per kind of mail: the page's question, and what the person stops getting."""
 
 router = APIRouter(prefix=PATH, tags=["users"])
 
 Token = Annotated[str, Query(description="The signed token from the mail")]
 
 
-def _user_id(token: str, ctx: ContextDep) -> uuid.UUID:
-    user_id = tokens.verify(token, ctx.settings.unsubscribe_secret.get_secret_value())
-    if user_id is None:
+def _unsubscription(token: str, ctx: ContextDep) -> Unsubscription:
+    unsubscription = tokens.verify(token, ctx.settings.unsubscribe_secret.get_secret_value())
+    if unsubscription is None:
         raise APIError(400, INVALID_LINK)
-    return user_id
+    return unsubscription
 
 
 def _page(title: str, body: str) -> HTMLResponse:
@@ -47,33 +56,35 @@ def _page(title: str, body: str) -> HTMLResponse:
 
 @router.get(
     "",
-    summary="The page behind the unsubscribe link: asks before turning the digest off",
+    summary="The page behind the unsubscribe link: asks before turning that mail off",
     response_class=HTMLResponse,
     responses={400: {"description": "Invalid link"}},
 )
 async def confirm_page(token: Token, ctx: ContextDep) -> HTMLResponse:
-    _user_id(token, ctx)
+    title, what = WORDING[_unsubscription(token, ctx).mail_list]
     return _page(
-        "Stop the nightly digest?",
+        title,
         f'<form method="post" action="{PATH}?token={escape(token)}">'
-        "<p>You will no longer get the nightly mail about your tasks. "
-        "You can turn it on again in the app at any time.</p>"
+        f"<p>You will no longer get {what}. "
+        "You can turn them on again in the app at any time.</p>"
         '<button type="submit">Unsubscribe</button></form>',
     )
 
 
 @router.post(
     "",
-    summary="Turn the digest off (one-click unsubscribe, RFC 8058)",
+    summary="Turn the digest or the reminders off (one-click unsubscribe, RFC 8058)",
     response_class=HTMLResponse,
     responses={400: {"description": "Invalid link"}},
 )
 async def unsubscribe(token: Token, db: SessionDep, ctx: ContextDep) -> HTMLResponse:
-    user = await service.unsubscribe(db, _user_id(token, ctx))
+    unsubscription = _unsubscription(token, ctx)
+    user = await service.unsubscribe(db, unsubscription.user_id, unsubscription.mail_list)
     if user is None:
         raise APIError(404, "This account no longer exists")
+    _, what = WORDING[unsubscription.mail_list]
     return _page(
         "You are unsubscribed",
-        "<p>You will no longer get the nightly digest. "
+        f"<p>You will no longer get {what}. "
         f'You can turn it on again in <a href="{escape(ctx.settings.public_url)}">the app</a>.</p>',
     )

@@ -95,7 +95,10 @@ def render(delivery: Delivery, settings: Settings) -> MailContent:
         to_address=delivery.to_address,
         public_url=settings.public_url,
         unsubscribe_url=unsubscribe.link(
-            settings.public_url, delivery.user_id, settings.unsubscribe_secret.get_secret_value()
+            settings.public_url,
+            delivery.user_id,
+            settings.unsubscribe_secret.get_secret_value(),
+            payload.UNSUBSCRIBE,
         ),
     )
     return replace(payload.render(context), subject=delivery.subject)

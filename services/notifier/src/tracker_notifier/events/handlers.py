@@ -32,6 +32,7 @@ from tracker_notifier.deliveries.models import DeliveryStatus
 from tracker_notifier.mail import messages
 from tracker_notifier.mail.kinds import ConfirmAddress, MailKind, PasswordReset, Welcome
 from tracker_notifier.recipients import repository as recipients
+from tracker_notifier.reminders import repository as reminders
 from tracker_runtime.timezones import known_timezones
 
 logger = logging.getLogger("tracker.notifier.events")
@@ -49,7 +50,7 @@ def on_user_registered(handling: Handling, envelope: Envelope[UserRegistered]) -
     """A new recipient, unconfirmed until ``user.verified`` (the welcome mail comes from
     ``user.verification_requested``)."""
     data = envelope.data
-    if _erased(handling, envelope, data.user_id):
+    if refused_as_erased(handling, envelope, data.user_id):
         return []
     recipients.upsert_recipient(
         handling.session,
@@ -84,7 +85,7 @@ def _apply_state(
     handling: Handling, envelope: Envelope[UserUpdated] | Envelope[UserVerified]
 ) -> None:
     data = envelope.data
-    if _erased(handling, envelope, data.user_id):
+    if refused_as_erased(handling, envelope, data.user_id):
         return
     recipients.upsert_recipient(
         handling.session,
@@ -100,16 +101,26 @@ def _apply_state(
 
 
 def on_user_deleted(handling: Handling, envelope: Envelope[UserDeleted]) -> list[int]:
-    """Erase the person: every delivery of theirs (unsent ones never go out; a mail being
-    sent right now is waited for), their digest claims and the recipient, keeping only
-    their id for a while (see ``recipients.models.ErasedUser``)."""
+    """Erase the person: their reminders, every delivery of theirs (unsent ones never go
+    out; a mail being sent right now is waited for), their digest claims and the
+    recipient, keeping only their id for a while (see ``recipients.models.ErasedUser``)."""
     user_id = envelope.data.user_id
     session = handling.session
     recipients.lock_user(session, user_id)
+    # Reminders first: a reminders tick locks a reminder, then its recipient; taking them
+    # in the same order never deadlocks with it.
+    erased_reminders = reminders.delete_of_user(session, user_id)
     recipients.hold_recipient(session, user_id)
     mails = deliveries.delete_of_user(session, user_id)
     recipients.erase(session, user_id)
-    logger.info("recipient erased", extra={**about(envelope), "deliveries_deleted": mails})
+    logger.info(
+        "recipient erased",
+        extra={
+            **about(envelope),
+            "deliveries_deleted": mails,
+            "reminders_deleted": erased_reminders,
+        },
+    )
     return []
 
 
@@ -146,7 +157,7 @@ def _link_mail(
     """Store a mail carrying a link, to ``email``, whether or not the address is confirmed
     (these are the mails an unconfirmed address gets)."""
     session = handling.session
-    if _erased(handling, envelope, user_id):
+    if refused_as_erased(handling, envelope, user_id):
         return []
     # The events of one registration may be handled in any order: the mail may come first.
     recipients.ensure_recipient(
@@ -172,7 +183,7 @@ def _link_mail(
     return []
 
 
-def _erased(handling: Handling, envelope: Envelope[Any], user_id: uuid.UUID) -> bool:
+def refused_as_erased(handling: Handling, envelope: Envelope[Any], user_id: uuid.UUID) -> bool:
     """Take the user's lock; ``True`` (and a log line) when their account was deleted."""
     recipients.lock_user(handling.session, user_id)
     if recipients.is_erased(handling.session, user_id):

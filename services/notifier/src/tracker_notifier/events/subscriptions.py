@@ -3,6 +3,10 @@ handler. To consume another event, add its model to the queue in
 ``tracker_contracts.messaging`` and its entry here."""
 
 from tracker_contracts import (
+    TaskCompleted,
+    TaskCreated,
+    TaskDeleted,
+    TaskUpdated,
     UserDeleted,
     UserPasswordResetRequested,
     UserRegistered,
@@ -21,6 +25,12 @@ from tracker_notifier.events.handlers import (
     on_user_verification_requested,
     on_user_verified,
 )
+from tracker_notifier.reminders.handlers import (
+    on_task_completed,
+    on_task_created,
+    on_task_deleted,
+    on_task_updated,
+)
 
 SUBSCRIPTIONS = Subscriptions[Handling, list[int]](
     NOTIFIER_EVENTS,
@@ -31,5 +41,9 @@ SUBSCRIPTIONS = Subscriptions[Handling, list[int]](
         subscribe(UserDeleted, on_user_deleted),
         subscribe(UserVerificationRequested, on_user_verification_requested),
         subscribe(UserPasswordResetRequested, on_user_password_reset_requested),
+        subscribe(TaskCreated, on_task_created),
+        subscribe(TaskUpdated, on_task_updated),
+        subscribe(TaskDeleted, on_task_deleted),
+        subscribe(TaskCompleted, on_task_completed),
     ),
 )

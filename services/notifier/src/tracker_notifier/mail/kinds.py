@@ -15,13 +15,14 @@ import uuid
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from html import escape
 from typing import Any, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from tracker_notifier.mail.messages import PRODUCT, MailContent, html_page
+from tracker_runtime.unsubscribe import MailList
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,8 @@ class RenderContext:
     to_address: str
     public_url: str
     unsubscribe_url: str
-    """The recipient's signed one-click unsubscribe link (RFC 8058)."""
+    """The recipient's signed one-click unsubscribe link (RFC 8058) for the kind's
+    ``UNSUBSCRIBE``."""
 
 
 MAIL_KINDS: dict[str, type["MailKind"]] = {}
@@ -44,6 +46,8 @@ class MailKind(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     KIND: ClassVar[str]
+    UNSUBSCRIBE: ClassVar[MailList] = MailList.DIGEST
+    """What the unsubscribe link of this kind's mails turns off."""
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -371,3 +375,70 @@ def _html_list(titles: list[str], more: int) -> str:
     if more:
         items += f"<li><em>and {more} more</em></li>"
     return f"<ul>{items}</ul>"
+
+
+# -- reminders ------------------------------------------------------------------------------
+
+TASK_FRAGMENT = "task"
+
+
+class Reminder(MailKind):
+    """The reminder of one task, at the instant its owner chose: the title, the due date
+    and time in the owner's timezone, a link that opens the task in the web app, and
+    one-click unsubscribe from reminders (RFC 8058)."""
+
+    KIND = "reminder"
+    UNSUBSCRIBE = MailList.REMINDERS
+
+    task_id: uuid.UUID
+    title: str
+    remind_at: AwareDatetime
+    due_date: date | None = None
+    due_time: str | None = None
+    """``HH:MM`` in ``timezone``."""
+    timezone: str
+    """The owner's IANA zone, in which the due date and time are meant."""
+
+    def idempotency_key(self, user_id: uuid.UUID) -> str:
+        # One mail per reminder instant: a reminder moved elsewhere is another mail.
+        return f"reminder:{self.task_id}:{self.remind_at.astimezone(UTC).isoformat()}"
+
+    def subject(self) -> str:
+        return f"Reminder: {' '.join(self.title.split())}"
+
+    def due(self) -> str | None:
+        """When the task is due, in words, in the owner's timezone; ``None`` without a date."""
+        if self.due_date is None:
+            return None
+        day = f"{self.due_date:%A}, {self.due_date.day} {self.due_date:%B %Y}"
+        at = f" at {self.due_time}" if self.due_time else ""
+        return f"{day}{at} ({self.timezone})"
+
+    def render(self, context: RenderContext) -> MailContent:
+        url = f"{context.public_url.rstrip('/')}/#{TASK_FRAGMENT}={self.task_id}"
+        unsubscribe_url, subject, due = context.unsubscribe_url, self.subject(), self.due()
+        due_text = f"It is due {due}.\n" if due else "It has no due date.\n"
+        text = (
+            f"Hello,\n\nthis is the reminder you asked for:\n\n  {self.title}\n\n"
+            f"{due_text}\nOpen the task: {url}\n\n"
+            "You get this mail because you set a reminder on this task. To stop reminder\n"
+            f"mails, open {unsubscribe_url}\n\n-- {PRODUCT}\n"
+        )
+        due_html = f"<p>It is due {escape(due)}.</p>" if due else "<p>It has no due date.</p>"
+        html = html_page(
+            subject,
+            "<p>Hello,</p>\n<p>this is the reminder you asked for:</p>\n"
+            f"<p><strong>{escape(self.title)}</strong></p>\n{due_html}\n"
+            f'<p><a href="{escape(url)}">Open the task</a></p>\n'
+            "<p><small>You get this mail because you set a reminder on this task. "
+            f'<a href="{escape(unsubscribe_url)}">Unsubscribe from reminders</a></small></p>',
+        )
+        return MailContent(
+            subject=subject,
+            text=text,
+            html=html,
+            headers=(
+                ("List-Unsubscribe", f"<{unsubscribe_url}>"),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ),
+        )

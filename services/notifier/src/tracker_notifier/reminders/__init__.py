@@ -1,0 +1,1 @@
+"""Reminders: the notifier's projection of each task's reminder, and the tick that fires them."""
