@@ -305,10 +305,14 @@
     $("#task-reminder-custom-field").prop("hidden", reminderChoice !== "custom");
     let help = "";
     const instant = Date.parse(task.reminder_at);
+    const user = TT.app.user();
     if (!Number.isNaN(instant)) {
       help = "We mail you a reminder on " + TT.dates.formatInstant(instant, zone) + ".";
       if (instant < Date.now()) {
         help += " That time has passed.";
+      } else if (user && user.reminders_enabled === false) {
+        help = "Reminder mails are off in Settings: no mail goes out for " +
+          TT.dates.formatInstant(instant, zone) + ".";
       }
     } else if (!timed) {
       help = "Reminders before the due time need a due date and time.";
@@ -338,7 +342,8 @@
     TT.forms.clearField($form, "due_time");
     if (isRelative(reminderChoice)) {
       if (date && time) {
-        fields.reminder_at = asInstant(TT.dates.reminderFor(reminderChoice, date, time, TT.dates.zone()));
+        const instant = TT.dates.reminderFor(reminderChoice, date, time, TT.dates.zone());
+        fields.reminder_at = asInstant(instant);
       } else {
         reminderChoice = "custom"; // the instant stays; there is nothing left to follow
       }
@@ -362,11 +367,13 @@
     if (reminderChoice === "none") {
       current.edit({ reminder_at: null }, true);
     } else if (isRelative(reminderChoice)) {
-      const instant = TT.dates.reminderFor(reminderChoice, shown.due_date, shown.due_time, TT.dates.zone());
+      const zone = TT.dates.zone();
+      const instant = TT.dates.reminderFor(reminderChoice, shown.due_date, shown.due_time, zone);
       current.edit({ reminder_at: asInstant(instant) }, true);
     } else if (!shown.reminder_at && shown.due_date && shown.due_time) {
       // A custom reminder starts at the due time, to be moved from there.
-      current.edit({ reminder_at: asInstant(TT.dates.toInstant(shown.due_date, shown.due_time, TT.dates.zone())) }, true);
+      const due = TT.dates.toInstant(shown.due_date, shown.due_time, TT.dates.zone());
+      current.edit({ reminder_at: asInstant(due) }, true);
     }
     fillCustom(current.shown());
     showDue(current.shown());

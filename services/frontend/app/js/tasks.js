@@ -39,8 +39,8 @@
   }
 
   /**
-   * Open tasks: dated ones by due date (and time, timed ones first on a day), then the
-   * undated ones newest first. Done tasks: most recently finished first.
+   * Open tasks: dated ones by due date (and time, a day's untimed ones after its timed
+   * ones), then the undated ones newest first. Done tasks: most recently finished first.
    */
   function compare(a, b) {
     if (a.status === "done") {
@@ -57,6 +57,9 @@
         return a.due_time ? -1 : 1;
       }
       return a.due_time < b.due_time ? -1 : 1;
+    }
+    if (a.due_date) {
+      return a.id < b.id ? -1 : a.id > b.id ? 1 : 0; // as the server breaks the tie
     }
     return newestFirst(a, b, "created_at");
   }
