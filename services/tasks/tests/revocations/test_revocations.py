@@ -273,7 +273,7 @@ async def test_the_service_serves_without_the_broker_and_subscribes_once_it_is_b
         checks = unready_broker.json()["checks"]
         assert checks["session_events"]["status"] == "down"
         assert checks["outbox"]["broker"] == "down"
-        assert checks["outbox"]["pending"] == 1
+        assert checks["outbox"]["pending"] == 3  # task.created, task.updated, task.completed
 
         await proxy.start()
         async with asyncio.timeout(10):

@@ -19,6 +19,9 @@ TASK_FIELDS = {
     "created_at",
     "updated_at",
     "version",
+    "due_date",
+    "due_time",
+    "reminder_at",
 }
 
 
@@ -40,6 +43,7 @@ async def test_create_answers_201_with_the_task(client: httpx.AsyncClient, alice
     assert task["description"] == ""
     assert task["status"] == "open"
     assert task["completed_at"] is None
+    assert task["due_date"] is task["due_time"] is task["reminder_at"] is None
     assert task["version"] == 1
     assert rfc3339(task["created_at"]) == rfc3339(task["updated_at"])
     assert response.headers["etag"] == '"1"'

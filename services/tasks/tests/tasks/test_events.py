@@ -13,7 +13,7 @@ from devsupport.accounts import Account
 from tests.support.database import fetch_all
 from tests.support.rabbitmq import observe_events
 from tests.support.tasks import create_task, set_status
-from tracker_contracts import TaskCompleted, parse_envelope
+from tracker_contracts import TaskCompleted, TaskDeleted, TaskUpdated, parse_envelope
 from tracker_runtime.outbox import add_event
 
 from ..support import BASE_URL
@@ -24,8 +24,10 @@ def completed_task_id(body: bytes) -> str | None:
     return str(data.task_id) if isinstance(data, TaskCompleted) else None
 
 
-async def outbox_events(app: FastAPI) -> list[dict[str, Any]]:
-    return await fetch_all(app, "SELECT event_type, payload FROM outbox ORDER BY id")
+async def outbox_events(app: FastAPI, event_type: str | None = None) -> list[dict[str, Any]]:
+    """The events in the outbox, oldest first; only those of ``event_type`` if given."""
+    events = await fetch_all(app, "SELECT event_type, payload FROM outbox ORDER BY id")
+    return [event for event in events if event_type in (None, event["event_type"])]
 
 
 async def test_completing_publishes_one_task_completed(
@@ -64,11 +66,11 @@ async def test_only_the_step_from_open_to_done_is_announced(
 
     first = await set_status(client, alice, task["id"], "done")
     await set_status(client, alice, task["id"], "done")  # done→done: nothing new
-    after_repeat = await outbox_events(app)
-    await set_status(client, alice, task["id"], "open")  # reopening: no event
-    after_reopen = await outbox_events(app)
+    after_repeat = await outbox_events(app, "task.completed")
+    await set_status(client, alice, task["id"], "open")  # reopening: no completion
+    after_reopen = await outbox_events(app, "task.completed")
     second = await set_status(client, alice, task["id"], "done")
-    events = await outbox_events(app)
+    events = await outbox_events(app, "task.completed")
 
     assert len(after_repeat) == len(after_reopen) == 1
     assert [event["event_type"] for event in events] == ["task.completed", "task.completed"]
@@ -78,18 +80,61 @@ async def test_only_the_step_from_open_to_done_is_announced(
     assert first["completed_at"] != second["completed_at"]
 
 
-async def test_other_changes_announce_nothing(
+async def test_every_change_announces_the_whole_task(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    created = await create_task(
+        client, alice, title="Plan", due_date="2031-02-28", due_time="09:30"
+    )
+    changed = await client.patch(
+        f"/api/tasks/{created['id']}",
+        json={"title": "Plan the trip", "reminder_at": "2031-02-28T08:00:00+01:00"},
+        headers=alice.headers,
+    )
+    done = await set_status(client, alice, created["id"], "done")
+    await client.delete(f"/api/tasks/{created['id']}", headers=alice.headers)
+
+    events = await outbox_events(app)
+    assert [event["event_type"] for event in events] == [
+        "task.created",
+        "task.updated",
+        "task.updated",
+        "task.completed",
+        "task.deleted",
+    ]
+    datas = [event["payload"]["data"] for event in events]
+    expected = [created, changed.json(), done]
+    for data, task in zip(datas[:3], expected, strict=True):
+        assert TaskUpdated.model_validate(data)
+        as_api = {key: value for key, value in task.items() if key != "id"}
+        assert {key: data[key] for key in as_api} == as_api
+        assert data["task_id"] == task["id"]
+        assert data["user_id"] == alice.id
+    assert datas[0]["due_time"] == "09:30"
+    assert datas[1]["reminder_at"] == "2031-02-28T07:00:00Z"
+    assert datas[2]["status"] == "done"
+    assert TaskDeleted.model_validate(datas[4]) == TaskDeleted(
+        task_id=uuid.UUID(created["id"]), user_id=uuid.UUID(alice.id)
+    )
+
+
+async def test_refused_changes_announce_nothing(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
     task = await create_task(client, alice, title="Plan")
-    await client.patch(
-        f"/api/tasks/{task['id']}",
-        json={"title": "Plan the trip", "description": "Train"},
-        headers=alice.headers,
-    )
-    await client.delete(f"/api/tasks/{task['id']}", headers=alice.headers)
+    before = await outbox_events(app)
 
-    assert await outbox_events(app) == []
+    stale = await client.patch(
+        f"/api/tasks/{task['id']}",
+        json={"title": "Late"},
+        headers={**alice.headers, "If-Match": '"7"'},
+    )
+    timeless = await client.patch(
+        f"/api/tasks/{task['id']}", json={"due_time": "10:00"}, headers=alice.headers
+    )
+
+    assert (stale.status_code, timeless.status_code) == (412, 422)
+    assert await outbox_events(app) == before
 
 
 async def test_the_event_carries_the_title_of_the_same_change(
@@ -101,8 +146,9 @@ async def test_the_event_carries_the_title_of_the_same_change(
         f"/api/tasks/{task['id']}", json={"title": "Final", "status": "done"}, headers=alice.headers
     )
 
-    [event] = await outbox_events(app)
-    assert event["payload"]["data"]["title"] == "Final"
+    [completed] = await outbox_events(app, "task.completed")
+    [updated] = await outbox_events(app, "task.updated")
+    assert completed["payload"]["data"]["title"] == updated["payload"]["data"]["title"] == "Final"
 
 
 @pytest.fixture
@@ -126,6 +172,7 @@ async def test_the_change_and_its_event_are_stored_together_or_not_at_all(
     when: str,
 ) -> None:
     task = await create_task(raw_client, alice, title="Fragile")
+    created = await outbox_events(app)
 
     async def failing_add_event(*args: Any, **kwargs: Any) -> Any:
         if when == "after the outbox insert":
@@ -142,8 +189,9 @@ async def test_the_change_and_its_event_are_stored_together_or_not_at_all(
     assert response.json() == {"message": "Internal server error"}
     stored = await fetch_all(app, "SELECT status, completed_at, version FROM tasks")
     assert stored == [{"status": "open", "completed_at": None, "version": 1}]
-    assert await outbox_events(app) == []
+    assert await outbox_events(app) == created
 
-    # The control: without the failure, both are stored.
+    # The control: without the failure, all are stored.
     await set_status(raw_client, alice, task["id"], "done")
-    assert len(await outbox_events(app)) == 1
+    assert len(await outbox_events(app, "task.updated")) == 1
+    assert len(await outbox_events(app, "task.completed")) == 1

@@ -1,8 +1,19 @@
 import uuid
-from datetime import datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, DateTime, Enum, Index, String, Text, func, text
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    Index,
+    String,
+    Text,
+    Time,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker_tasks.db import Base
@@ -32,6 +43,7 @@ class Task(Base):
         CheckConstraint(
             f"char_length(description) <= {DESCRIPTION_MAX_LENGTH}", name="description_length"
         ),
+        CheckConstraint("due_time IS NULL OR due_date IS NOT NULL", name="due_time_needs_date"),
         # Open tasks of a person by creation: the list (newest first) and the digest's
         # oldest open titles and count.
         Index("ix_tasks_owner_status_created", "owner_id", "status", "created_at", "id"),
@@ -43,6 +55,17 @@ class Task(Base):
             "completed_at",
             "id",
             postgresql_where=text("status = 'done'"),
+        ),
+        # Open dated tasks of a person by due date and time (ascending, so a day's untimed
+        # tasks come after its timed ones): the list sorted by due date, and the digest's
+        # "overdue" and "due today".
+        Index(
+            "ix_tasks_owner_open_due",
+            "owner_id",
+            "due_date",
+            "due_time",
+            "id",
+            postgresql_where=text("status = 'open' AND due_date IS NOT NULL"),
         ),
     )
 
@@ -63,3 +86,7 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     version: Mapped[int] = mapped_column(server_default=text("1"))
+    due_date: Mapped[date | None] = mapped_column(Date)
+    due_time: Mapped[time | None] = mapped_column(Time(timezone=False))
+    """In the owner's timezone, which this service does not know: a wall-clock time."""
+    reminder_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -5,10 +5,12 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     Table,
+    and_,
     delete,
     func,
     insert,
     literal,
+    or_,
     select,
     true,
     tuple_,
@@ -44,22 +46,54 @@ async def page_of(
     *,
     after: Cursor | None,
     limit: int,
+    undated_only: bool = False,
 ) -> list[Task]:
-    """Up to ``limit`` of the owner's tasks with ``status``, newest first, after ``after``."""
+    """Up to ``limit`` of the owner's tasks with ``status`` (only those without a due date
+    if ``undated_only``), newest first, after ``after``."""
     column = sort_column(status)
     statement = select(Task).where(Task.owner_id == owner_id, has_status(status))
+    if undated_only:
+        statement = statement.where(Task.due_date.is_(None))
     if after is not None:
+        assert after.at is not None  # a cursor of a segment sorted by time
         statement = statement.where(tuple_(column, Task.id) < tuple_(after.at, after.id))
     statement = statement.order_by(column.desc(), Task.id.desc()).limit(limit)
     return list(await db.scalars(statement))
 
 
-async def add(db: AsyncSession, owner_id: uuid.UUID, *, title: str, description: str) -> Task:
-    statement = (
-        insert(Task)
-        .values(id=uuid.uuid4(), owner_id=owner_id, title=title, description=description)
-        .returning(Task)
+async def due_page_of(
+    db: AsyncSession, owner_id: uuid.UUID, *, after: Cursor | None, limit: int
+) -> list[Task]:
+    """Up to ``limit`` of the owner's open dated tasks after ``after``, by due date, then due
+    time with a day's untimed tasks after its timed ones (ascending order puts NULLs last,
+    as the index ``ix_tasks_owner_open_due`` stores them), then id."""
+    statement = select(Task).where(
+        Task.owner_id == owner_id, has_status(TaskStatus.OPEN), Task.due_date.is_not(None)
     )
+    if after is not None:
+        assert after.due_date is not None
+        # A row comparison cannot skip past NULL due times, so the keyset is spelt out.
+        if after.due_time is None:
+            later_same_day = and_(Task.due_time.is_(None), Task.id > after.id)
+        else:
+            later_same_day = or_(
+                Task.due_time > after.due_time,
+                Task.due_time.is_(None),
+                and_(Task.due_time == after.due_time, Task.id > after.id),
+            )
+        statement = statement.where(
+            Task.due_date >= after.due_date,
+            or_(Task.due_date > after.due_date, later_same_day),
+        )
+    statement = statement.order_by(Task.due_date, Task.due_time.asc().nulls_last(), Task.id).limit(
+        limit
+    )
+    return list(await db.scalars(statement))
+
+
+async def add(db: AsyncSession, owner_id: uuid.UUID, fields: dict[str, Any]) -> Task:
+    """A new task of ``owner_id`` with ``fields`` (title, description, due fields)."""
+    statement = insert(Task).values(id=uuid.uuid4(), owner_id=owner_id, **fields).returning(Task)
     return (await db.scalars(statement)).one()
 
 

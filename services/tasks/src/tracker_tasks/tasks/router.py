@@ -11,7 +11,7 @@ from tracker_runtime.web import SessionDep
 from tracker_tasks.deps import ContextDep, UserDep
 from tracker_tasks.tasks import service
 from tracker_tasks.tasks.models import Task, TaskStatus
-from tracker_tasks.tasks.schemas import Cursor, TaskCreate, TaskOut, TaskUpdate
+from tracker_tasks.tasks.schemas import Cursor, ListSort, TaskCreate, TaskOut, TaskUpdate
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
@@ -68,9 +68,13 @@ def task_id_of(
 TaskId = Annotated[uuid.UUID, Depends(task_id_of)]
 
 
-def next_link(request: Request, cursor: Cursor, *, status: TaskStatus | None, limit: int) -> str:
+def next_link(
+    request: Request, cursor: Cursor, *, status: TaskStatus | None, sort: ListSort, limit: int
+) -> str:
     """A relative reference, so that it is right behind the gateway as well as in front."""
     query = {"status": status.value} if status is not None else {}
+    if sort is not ListSort.CREATED:
+        query["sort"] = sort.value
     query |= {"limit": str(limit), "cursor": cursor.encode()}
     return f'<{request.url.path}?{urlencode(query)}>; rel="next"'
 
@@ -79,6 +83,9 @@ def next_link(request: Request, cursor: Cursor, *, status: TaskStatus | None, li
     "",
     summary="The caller's tasks",
     description="Open tasks newest-created first, then done tasks newest-completed first. "
+    "With `sort=due`, the open tasks that have a due date come first, by due date and then "
+    "due time (a day's untimed tasks after its timed ones), which puts the overdue ones at "
+    "the top; then the open undated ones newest-created first; then the done ones. "
     'When more remain, the `Link` header carries the next page (`rel="next"`).',
     responses={**NOT_LOGGED_IN, **INVALID},
 )
@@ -92,6 +99,9 @@ async def list_tasks(
     task_status: Annotated[TaskStatus | None, Query(alias="status")] = None,
     limit: Annotated[int | None, Query(ge=1, description="Page size (default 50, max 200)")] = None,
     cursor: Annotated[str | None, Query(max_length=500, description="From a Link header")] = None,
+    sort: Annotated[ListSort, Query(description="`created` (the default) or `due`")] = (
+        ListSort.CREATED
+    ),
 ) -> list[TaskOut]:
     page_size = ctx.settings.default_page_size if limit is None else limit
     if page_size > ctx.settings.max_page_size:
@@ -101,10 +111,12 @@ async def list_tasks(
         after = Cursor.decode(cursor) if cursor is not None else None
     except ValueError as error:
         raise service.InvalidCursor() from error
-    page = await service.list_tasks(db, user.id, status=task_status, limit=page_size, after=after)
+    page = await service.list_tasks(
+        db, user.id, status=task_status, limit=page_size, after=after, sort=sort
+    )
     if page.next_cursor is not None:
         response.headers["Link"] = next_link(
-            request, page.next_cursor, status=task_status, limit=page_size
+            request, page.next_cursor, status=task_status, sort=sort, limit=page_size
         )
     return [TaskOut.model_validate(task, from_attributes=True) for task in page.tasks]
 
@@ -137,7 +149,8 @@ async def get_task(user: UserDep, task_id: TaskId, db: SessionDep, response: Res
 @router.patch(
     "/{task_id}",
     summary="Change a task",
-    description="Any of `title`, `description`, `status`. With `If-Match` (the task's ETag), "
+    description="Any of `title`, `description`, `status`, `due_date`, `due_time`, "
+    "`reminder_at` (null clears the last three). With `If-Match` (the task's ETag), "
     "the change applies only if nobody changed the task since; otherwise 412.",
     openapi_extra=json_or_form_openapi(TaskUpdate),
     responses={

@@ -2,17 +2,20 @@
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tracker_contracts import TaskCompleted
+from tracker_contracts import TaskCompleted, TaskCreated, TaskDeleted, TaskUpdated
 from tracker_runtime.errors import APIError
 from tracker_runtime.outbox import add_event
 from tracker_tasks.db import outbox
 from tracker_tasks.tasks import repository
 from tracker_tasks.tasks.models import Task, TaskStatus
-from tracker_tasks.tasks.schemas import Cursor, TaskCreate, TaskUpdate
+from tracker_tasks.tasks.schemas import Cursor, ListSort, TaskCreate, TaskUpdate
 
+TIME_NEEDS_DATE = "ck_tasks_due_time_needs_date"
 LIST_ORDER = (TaskStatus.OPEN, TaskStatus.DONE)
 """Without a status filter the list shows the open tasks first, then the done ones."""
 
@@ -46,6 +49,20 @@ class Page:
     next_cursor: Cursor | None
 
 
+Segment = tuple[TaskStatus, bool]
+"""A part of the list: a status, and whether it holds only dated open tasks (``sort=due``)."""
+
+
+def segments_of(status: TaskStatus | None, sort: ListSort) -> list[Segment]:
+    statuses = list(LIST_ORDER) if status is None else [status]
+    segments: list[Segment] = []
+    for each in statuses:
+        if each is TaskStatus.OPEN and sort is ListSort.DUE:
+            segments.append((each, True))
+        segments.append((each, False))
+    return segments
+
+
 async def list_tasks(
     db: AsyncSession,
     owner_id: uuid.UUID,
@@ -53,32 +70,68 @@ async def list_tasks(
     status: TaskStatus | None,
     limit: int,
     after: Cursor | None,
+    sort: ListSort = ListSort.CREATED,
 ) -> Page:
-    """One page of the owner's tasks: open ones newest-created first, done ones
-    newest-completed first, each segment read through its own index with a keyset."""
-    segments = list(LIST_ORDER) if status is None else [status]
+    """One page of the owner's tasks: open ones newest-created first (with ``sort=due``,
+    the dated ones first by due date and time, so overdue ones lead), then done ones
+    newest-completed first; each segment is read through its own index with a keyset."""
+    segments = segments_of(status, sort)
     if after is not None:
-        if after.status not in segments:
+        current = (after.status, after.dated)
+        if current not in segments:
             raise InvalidCursor()
-        segments = segments[segments.index(after.status) :]
+        segments = segments[segments.index(current) :]
     found: list[Task] = []
-    for segment in segments:
+    for segment_status, dated in segments:
         # One more than needed tells whether another page follows.
         wanted = limit + 1 - len(found)
-        start = after if after is not None and after.status is segment else None
-        found += await repository.page_of(db, owner_id, segment, after=start, limit=wanted)
+        start = (
+            after
+            if after is not None
+            and (after.status, after.dated)
+            == (
+                segment_status,
+                dated,
+            )
+            else None
+        )
+        if dated:
+            found += await repository.due_page_of(db, owner_id, after=start, limit=wanted)
+        else:
+            found += await repository.page_of(
+                db,
+                owner_id,
+                segment_status,
+                after=start,
+                limit=wanted,
+                undated_only=sort is ListSort.DUE and segment_status is TaskStatus.OPEN,
+            )
         if len(found) > limit:
             break
     if len(found) <= limit:
         return Page(found, None)
-    last = found[limit - 1]
-    sort_time = last.created_at if last.status is TaskStatus.OPEN else last.completed_at
-    assert sort_time is not None  # done tasks always have a completion time
-    return Page(found[:limit], Cursor(status=last.status, at=sort_time, id=last.id))
+    return Page(found[:limit], cursor_after(found[limit - 1], sort))
+
+
+def cursor_after(last: Task, sort: ListSort) -> Cursor:
+    if last.status is TaskStatus.OPEN:
+        if sort is ListSort.DUE and last.due_date is not None:
+            return Cursor(
+                status=last.status, due_date=last.due_date, due_time=last.due_time, id=last.id
+            )
+        return Cursor(status=last.status, at=last.created_at, id=last.id)
+    assert last.completed_at is not None  # done tasks always have a completion time
+    return Cursor(status=last.status, at=last.completed_at, id=last.id)
 
 
 async def create_task(db: AsyncSession, owner_id: uuid.UUID, new: TaskCreate) -> Task:
-    return await repository.add(db, owner_id, title=new.title, description=new.description)
+    """Store the task and its ``task.created`` event in one transaction."""
+    try:
+        task = await repository.add(db, owner_id, new.model_dump())
+    except IntegrityError as error:
+        raise _refused(error, new.model_dump(exclude_unset=True)) from error
+    await add_event(db, outbox, task_event(TaskCreated, task))
+    return task
 
 
 async def get_task(db: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID) -> Task:
@@ -98,23 +151,25 @@ async def update_task(
 ) -> Task:
     """Apply ``change`` if the task is still at one of ``expected_versions`` (``None``: any).
 
-    Completing an open task stamps ``completed_at`` and stores ``task.completed`` in the
-    outbox in the same transaction; reopening clears the stamp; completing a done task
-    changes nothing about its completion and announces nothing.
+    Every change stores ``task.updated`` (the whole task as it now is) in the outbox in the
+    same transaction. Completing an open task also stamps ``completed_at`` and stores
+    ``task.completed``; reopening clears the stamp; completing a done task changes nothing
+    about its completion and announces no completion.
     """
-    outcome = await repository.update_if_current(
-        db,
-        owner_id,
-        task_id,
-        changes=change.model_dump(exclude_unset=True),
-        expected_versions=expected_versions,
-    )
+    changes = change.model_dump(exclude_unset=True)
+    try:
+        outcome = await repository.update_if_current(
+            db, owner_id, task_id, changes=changes, expected_versions=expected_versions
+        )
+    except IntegrityError as error:
+        raise _refused(error, changes) from error
     if outcome.previous_status is None:
         raise TaskNotFound()
     task = outcome.task
     if task is None:
         assert outcome.current_version is not None
         raise TaskChanged(outcome.current_version)
+    await add_event(db, outbox, task_event(TaskUpdated, task))
     if outcome.previous_status is TaskStatus.OPEN and task.status is TaskStatus.DONE:
         assert task.completed_at is not None
         await add_event(
@@ -131,5 +186,36 @@ async def update_task(
 
 
 async def delete_task(db: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID) -> None:
+    """Delete the task and store its ``task.deleted`` event in one transaction."""
     if not await repository.remove(db, owner_id, task_id):
         raise TaskNotFound()
+    await add_event(db, outbox, TaskDeleted(task_id=task_id, user_id=owner_id))
+
+
+def task_event(kind: type[TaskCreated], task: Task) -> TaskCreated:
+    """The whole task as ``kind`` (``task.created`` or ``task.updated``) carries it."""
+    return kind(
+        task_id=task.id,
+        user_id=task.owner_id,
+        title=task.title,
+        description=task.description,
+        status=task.status.value,
+        completed_at=task.completed_at,
+        created_at=task.created_at,
+        updated_at=task.updated_at,
+        version=task.version,
+        due_date=task.due_date,
+        due_time=None if task.due_time is None else task.due_time.strftime("%H:%M"),
+        reminder_at=task.reminder_at,
+    )
+
+
+def _refused(error: IntegrityError, fields: dict[str, Any]) -> Exception:
+    """A 422 for a change the table's checks refused: a due time left without a due date,
+    named after the field that made it so (a date cleared while the time stays, or a time
+    set without a date). Anything else is not the caller's doing and goes on as it was."""
+    if TIME_NEEDS_DATE not in str(error.orig):
+        return error
+    field = "due_date" if "due_date" in fields and fields["due_date"] is None else "due_time"
+    message = "A due time needs a due date: set due_date too, or clear due_time as well"
+    return APIError(422, f"{field}: {message}", errors=[{"field": field, "message": message}])
