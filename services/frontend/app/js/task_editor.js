@@ -41,6 +41,7 @@
       this.task = task; // the latest copy the server confirmed
       this.etag = etagOf(task);
       this.pending = {}; // edits not sent yet
+      this.sending = {}; // edits sent, not answered yet
       this.timer = null;
       this.inFlight = null; // the PATCH under way
       this.problem = ""; // why the last save failed
@@ -55,7 +56,7 @@
 
     /** The task as the person sees it: the confirmed copy with the edits on top. */
     shown() {
-      const view = Object.assign({}, this.task, this.pending);
+      const view = Object.assign({}, this.task, this.sending, this.pending);
       if (view.status !== this.task.status) {
         view.completed_at = view.status === "done" ? new Date().toISOString() : null;
       }
@@ -99,6 +100,7 @@
     send(keepalive) {
       const fields = this.pending;
       this.pending = {};
+      this.sending = Object.assign({}, this.sending, fields);
       const headers = {};
       // A page that is going away cannot wait for the save under way to learn the next
       // version; the only writer it races with is itself, so it sends without a condition.
@@ -123,6 +125,7 @@
       if (this.removed) {
         return;
       }
+      this.sending = {};
       if (reply.ok && reply.body) {
         this.accept(reply.body, reply.header("ETag"));
         this.problem = "";
@@ -159,6 +162,7 @@
       TT.tasks.put(this.shown());
       if (this === current) {
         showDates(this.shown());
+        showDue(this.shown());
       }
     }
 
@@ -212,6 +216,7 @@
       clearTimeout(this.timer);
       this.timer = null;
       this.pending = {};
+      this.sending = {};
     }
 
     forget() {
