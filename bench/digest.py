@@ -65,17 +65,23 @@ SELECT {USER_ID}, 'bench-' || n || '@example.com', (%(zones)s::text[])[1 + n %% 
        true, true, now()
 FROM generate_series(1, %(users)s) AS n
 """
-# Per user: 3 tasks completed during the day, 5 completed on earlier days, 12 open.
+# Per user: 3 tasks completed during the day, 5 completed on earlier days, 12 open, of
+# which 3 are overdue (one due on the day itself), 2 due the next day (one at 09:00), 2 due
+# later and 5 undated.
 TASKS_SQL = f"""
-INSERT INTO tasks (id, owner_id, title, description, status, completed_at, created_at, updated_at)
+INSERT INTO tasks (id, owner_id, title, description, status, completed_at, created_at, updated_at,
+                   due_date, due_time)
 SELECT gen_random_uuid(), {USER_ID}, 'Task ' || t || ' of user ' || n, '',
        CASE WHEN t <= 8 THEN 'done' ELSE 'open' END,
        CASE WHEN t <= 3 THEN %(day)s + t * interval '5 hours'
             WHEN t <= 8 THEN %(day)s - t * interval '1 day' END,
        %(day)s - interval '30 days' + t * interval '1 minute',
-       %(day)s - interval '30 days' + t * interval '1 minute'
+       %(day)s - interval '30 days' + t * interval '1 minute',
+       CASE WHEN t BETWEEN 9 AND 15 THEN %(day)s::date + (t - 11) END,
+       CASE WHEN t = 12 THEN time '09:00' END
 FROM generate_series(1, %(users)s) AS n, generate_series(1, {TASKS_PER_USER}) AS t
 """
+DATED_PER_USER = 7
 
 
 def _scalar(url: str, query: str) -> int:
@@ -88,7 +94,8 @@ def _generate() -> None:
     """Users and tasks straight into the databases, unless an earlier run left them."""
     recipients = _scalar(NOTIFIER_DATABASE_URL, "SELECT count(*) FROM recipients")
     tasks = _scalar(TASKS_DATABASE_URL, "SELECT count(*) FROM tasks")
-    if recipients == USERS and tasks == USERS * TASKS_PER_USER:
+    dated = _scalar(TASKS_DATABASE_URL, "SELECT count(due_date) FROM tasks")
+    if (recipients, tasks, dated) == (USERS, USERS * TASKS_PER_USER, USERS * DATED_PER_USER):
         say(f"digest: reusing {USERS} users and {tasks} tasks from an earlier run")
         return
     parameters = {"users": USERS, "zones": list(ZONES), "zone_count": len(ZONES), "day": DAY_START}
@@ -153,10 +160,12 @@ def _summaries_alone(settings: NotifierSettings) -> float:
         ids = [row[0] for row in connection.execute("SELECT user_id FROM recipients")]
     client = SummariesClient(settings)
     try:
-        client.fetch(ids[:10], start=DAY_START, end=AT, titles=10)  # token and connection
+        day = DAY_START.date()
+        client.fetch(ids[:10], start=DAY_START, end=AT, day=day, titles=10)  # token, connection
         started = time.monotonic()
         for index in range(0, len(ids), MAX_SUMMARY_USERS):
-            client.fetch(ids[index : index + MAX_SUMMARY_USERS], start=DAY_START, end=AT, titles=10)
+            batch = ids[index : index + MAX_SUMMARY_USERS]
+            client.fetch(batch, start=DAY_START, end=AT, day=day, titles=10)
         return len(ids) / (time.monotonic() - started)
     finally:
         client.close()

@@ -5,7 +5,7 @@ digests, and the tests read what would be sent."""
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import psycopg
@@ -97,13 +97,15 @@ def add_task(
     *,
     completed_at: datetime | None = None,
     created: datetime | None = None,
+    due_date: date | None = None,
+    due_time: time | None = None,
 ) -> None:
     """A task straight into the tasks service's database, at the instants the test names."""
     created_at = created or (completed_at or datetime.now(UTC)) - timedelta(days=1)
     with psycopg.connect(libpq_dsn(TASKS_DATABASE)) as connection:
         connection.execute(
-            "INSERT INTO tasks (id, owner_id, title, status, completed_at, created_at, updated_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            "INSERT INTO tasks (id, owner_id, title, status, completed_at, created_at, updated_at,"
+            " due_date, due_time) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 uuid.uuid4(),
                 owner,
@@ -112,6 +114,8 @@ def add_task(
                 completed_at,
                 created_at,
                 completed_at or created_at,
+                due_date,
+                due_time,
             ),
         )
 

@@ -2,7 +2,7 @@
 edges of a day, catching up after downtime, concurrent ticks, and who gets nothing."""
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -46,6 +46,62 @@ def test_a_dst_day_counts_exactly_its_own_completions(
     assert payload["open_count"] == 1
     assert payload["open_titles"] == ["still open"]
     assert delivery["idempotency_key"] == f"digest:{user}:{day}"
+
+
+@pytest.mark.parametrize(
+    ("timezone", "day"),
+    [
+        ("Europe/Berlin", "2026-03-29"),  # 23 hours
+        ("Europe/Berlin", "2026-10-25"),  # 25 hours
+        ("America/New_York", "2026-03-08"),  # 23 hours
+        ("America/New_York", "2026-11-01"),  # 25 hours
+        ("Pacific/Kiritimati", "2026-11-23"),  # UTC+14: the window starts on the 22nd in UTC
+        ("Etc/GMT+12", "2026-11-23"),  # UTC-12: the tick runs on the 24th in UTC
+    ],
+)
+def test_overdue_and_due_today_follow_the_local_day(
+    digests: Digests, timezone: str, day: str
+) -> None:
+    user = digests.add_user(timezone)
+    covered = date.fromisoformat(day)
+    add_task(user, "a week late", due_date=covered - timedelta(days=7))
+    add_task(user, "due the day covered, 23:30", due_date=covered, due_time=time(23, 30))
+    add_task(user, "due the day that starts", due_date=covered + timedelta(days=1))
+    add_task(
+        user, "at 08:00 the day that starts", due_date=covered + timedelta(days=1), due_time=time(8)
+    )
+    add_task(user, "due the day after", due_date=covered + timedelta(days=2))
+    add_task(
+        user,
+        "done, was due",
+        due_date=covered,
+        completed_at=local(timezone, f"{day}T00:00:00") - timedelta(days=1),
+    )
+
+    digests.tick(local(timezone, f"{covered + timedelta(days=1)}T00:01:00"))
+
+    [delivery] = digests.deliveries(user)
+    payload = delivery["payload"]
+    assert payload["day"] == day
+    assert payload["overdue_count"] == 2
+    assert payload["overdue_titles"] == ["a week late", "due the day covered, 23:30"]
+    assert payload["due_today_count"] == 2
+    assert payload["due_today_titles"] == [
+        "at 08:00 the day that starts",
+        "due the day that starts",
+    ]
+    assert payload["open_count"] == 5
+
+
+def test_someone_with_only_overdue_tasks_gets_a_digest_that_says_so(digests: Digests) -> None:
+    user = digests.add_user("UTC")
+    add_task(user, "late", due_date=date(2026, 11, 20))
+
+    report = digests.tick(datetime(2026, 11, 24, 0, 1, tzinfo=UTC))
+
+    [delivery] = digests.deliveries(user)
+    assert report.mails == 1
+    assert (delivery["payload"]["overdue_count"], delivery["payload"]["completed_count"]) == (1, 0)
 
 
 def test_far_east_and_far_west_each_get_theirs_at_their_own_midnight(digests: Digests) -> None:

@@ -1,6 +1,7 @@
 """Internal HTTP API models: what services ask each other, never routed by the gateway."""
 
 import uuid
+from datetime import date
 from typing import Annotated, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -22,6 +23,11 @@ class SummariesRequest(BaseModel):
     end: AwareDatetime
     titles: Annotated[int, Field(ge=0, le=MAX_TITLES)] = 5
     """How many titles of each list to include."""
+    day: date | None = None
+    """The local calendar day the window is (the users' zones share it). With it, each
+    summary also tells what is overdue (open, due on or before ``day``) and what is due the
+    next day, the one that starts at ``end``; without it those parts are empty. Due dates
+    are the owners' local dates, so no timezone is needed."""
 
     @model_validator(mode="after")
     def _window_is_forward(self) -> Self:
@@ -38,6 +44,14 @@ class UserSummary(BaseModel):
     completed_count: int
     completed_titles: list[str]
     """Tasks completed in the window, in completion order, at most ``titles``."""
+    overdue_count: int = 0
+    overdue_titles: list[str] = []
+    """Open tasks due on or before the request's ``day``, the longest overdue first (by due
+    date, then due time, untimed ones last within a day), at most ``titles``."""
+    due_today_count: int = 0
+    due_today_titles: list[str] = []
+    """Open tasks due the day after the request's ``day``, by due time (untimed ones last),
+    at most ``titles``."""
 
 
 class SummariesResponse(BaseModel):

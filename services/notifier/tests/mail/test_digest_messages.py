@@ -111,3 +111,68 @@ def test_titles_are_escaped_in_html_only() -> None:
 def test_nothing_to_say_means_no_news() -> None:
     assert not summary(completed=[], open_=[]).has_news
     assert summary(completed=[], open_=["x"]).has_news
+
+
+def with_due(
+    *, overdue: list[str], due_today: list[str], overdue_count: int = -1, open_: list[str]
+) -> Digest:
+    return summary(completed=[], open_=open_).model_copy(
+        update={
+            "overdue_count": len(overdue) if overdue_count < 0 else overdue_count,
+            "overdue_titles": tuple(overdue),
+            "due_today_count": len(due_today),
+            "due_today_titles": tuple(due_today),
+        }
+    )
+
+
+def test_overdue_and_due_today_are_listed_between_completed_and_open() -> None:
+    message = build(
+        with_due(
+            overdue=["Pay rent", "Call <Bob>"],
+            due_today=["Dentist"],
+            open_=["Pay rent", "Call <Bob>", "Dentist"],
+        )
+    )
+    text, html = parts(message)
+
+    assert message["Subject"] == "Your day in task-tracker: 0 completed, 3 open, 2 overdue"
+    assert "2 tasks overdue:\n  - Pay rent\n  - Call <Bob>\n" in text
+    assert "1 task due today:\n  - Dentist\n" in text
+    assert text.index("overdue:") < text.index("due today:") < text.index("unfinished")
+    assert "<h2>2 tasks overdue</h2>" in html
+    assert "<li>Call &lt;Bob&gt;</li>" in html
+    assert "<h2>1 task due today</h2>" in html
+
+
+def test_the_due_parts_are_left_out_when_empty_and_capped_when_long() -> None:
+    nothing_due, _ = parts(build(with_due(overdue=[], due_today=[], open_=["Idle"])))
+    many = [f"late {number}" for number in range(5)]
+    capped, _ = parts(build(with_due(overdue=many, overdue_count=8, due_today=[], open_=many)))
+
+    assert "overdue" not in nothing_due
+    assert "due today" not in nothing_due
+    assert "8 tasks overdue:" in capped
+    assert "late 4" in capped
+    assert "and 3 more" in capped
+    assert "due today" not in capped
+
+
+def test_only_overdue_tasks_are_news() -> None:
+    only_overdue = summary(completed=[], open_=[]).model_copy(
+        update={"overdue_count": 1, "overdue_titles": ("Late",)}
+    )
+
+    assert only_overdue.has_news
+
+
+def test_a_digest_stored_before_the_due_parts_still_renders() -> None:
+    stored = summary(completed=["a"], open_=[]).model_dump(
+        mode="json",
+        exclude={"overdue_count", "overdue_titles", "due_today_count", "due_today_titles"},
+    )
+
+    text, _ = parts(build(Digest.model_validate(stored)))
+
+    assert "You completed 1 task today" in text
+    assert "overdue" not in text

@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -29,17 +29,22 @@ async def add_task(
     *,
     created_at: datetime = DAY - timedelta(days=7),
     completed_at: datetime | None = None,
+    due_date: date | None = None,
+    due_time: time | None = None,
 ) -> None:
     await execute(
         app,
-        "INSERT INTO tasks (id, owner_id, title, status, created_at, completed_at) "
-        "VALUES (:id, :owner, :title, :status, :created_at, :completed_at)",
+        "INSERT INTO tasks (id, owner_id, title, status, created_at, completed_at, due_date, "
+        "due_time) VALUES (:id, :owner, :title, :status, :created_at, :completed_at, "
+        ":due_date, :due_time)",
         id=uuid.uuid4(),
         owner=owner,
         title=title,
         status="open" if completed_at is None else "done",
         created_at=created_at,
         completed_at=completed_at,
+        due_date=due_date,
+        due_time=due_time,
     )
 
 
@@ -146,7 +151,76 @@ async def test_one_entry_per_user_in_request_order_with_zeros_for_the_idle(
             "open_titles": [],
             "completed_count": 0,
             "completed_titles": [],
+            "overdue_count": 0,
+            "overdue_titles": [],
+            "due_today_count": 0,
+            "due_today_titles": [],
         }
+
+
+async def test_overdue_and_due_today_by_the_local_day_of_the_window(
+    app: FastAPI, client: httpx.AsyncClient, notifier_token: str
+) -> None:
+    """The window is 14 March in some zone: overdue is open and due on or before 14 March,
+    due today is due on 15 March, the day that starts at the window's end."""
+    user = uuid.uuid4()
+    day = DAY.date()
+    await add_task(app, user, "long overdue", due_date=day - timedelta(days=30))
+    await add_task(app, user, "due on the day, untimed", due_date=day)
+    await add_task(app, user, "due on the day at 23:00", due_date=day, due_time=time(23))
+    await add_task(app, user, "today untimed", due_date=day + timedelta(days=1))
+    await add_task(app, user, "today 07:00", due_date=day + timedelta(days=1), due_time=time(7))
+    await add_task(app, user, "tomorrow", due_date=day + timedelta(days=2))
+    await add_task(app, user, "undated")
+    await add_task(app, user, "done, was due", due_date=day, completed_at=DAY - timedelta(hours=3))
+
+    [summary] = (await ask(client, notifier_token, [user], day=day.isoformat())).summaries
+    [capped] = (await ask(client, notifier_token, [user], day=day.isoformat(), titles=1)).summaries
+    [dayless] = (await ask(client, notifier_token, [user])).summaries
+
+    assert summary.overdue_count == 3
+    assert summary.overdue_titles == [
+        "long overdue",
+        "due on the day at 23:00",
+        "due on the day, untimed",
+    ]
+    assert summary.due_today_count == 2
+    assert summary.due_today_titles == ["today 07:00", "today untimed"]
+    assert summary.open_count == 7
+    assert (capped.overdue_count, capped.overdue_titles) == (3, ["long overdue"])
+    assert (capped.due_today_count, capped.due_today_titles) == (2, ["today 07:00"])
+    assert (dayless.overdue_count, dayless.due_today_count) == (0, 0)
+    assert dayless.open_count == 7
+
+
+@pytest.mark.parametrize(
+    ("zone_day", "start", "end"),
+    [
+        # Kiritimati (UTC+14): 14 March is 13 March 10:00Z to 14 March 10:00Z.
+        ("2026-03-14", "2026-03-14T00:00:00+14:00", "2026-03-15T00:00:00+14:00"),
+        # Baker Island (UTC-12): 14 March is 14 March 12:00Z to 15 March 12:00Z.
+        ("2026-03-14", "2026-03-14T00:00:00-12:00", "2026-03-15T00:00:00-12:00"),
+    ],
+)
+async def test_the_due_parts_follow_the_day_not_the_instants(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    notifier_token: str,
+    zone_day: str,
+    start: str,
+    end: str,
+) -> None:
+    user = uuid.uuid4()
+    day = date.fromisoformat(zone_day)
+    await add_task(app, user, "due on the day", due_date=day)
+    await add_task(app, user, "due the next day", due_date=day + timedelta(days=1))
+
+    [summary] = (
+        await ask(client, notifier_token, [user], start=start, end=end, day=zone_day)
+    ).summaries
+
+    assert summary.overdue_titles == ["due on the day"]
+    assert summary.due_today_titles == ["due the next day"]
 
 
 @contextmanager
@@ -180,6 +254,7 @@ async def test_one_sql_statement_per_batch_whatever_its_size(
         "user_ids": [str(user) for user in user_ids],
         "start": DAY.isoformat(),
         "end": NEXT_DAY.isoformat(),
+        "day": DAY.date().isoformat(),
     }
     request_id = f"summaries-{uuid.uuid4()}"
 
@@ -306,8 +381,22 @@ async def test_a_service_token_in_a_cookie_opens_nothing(
             "end": "2026-03-15T00:00:00Z",
             "titles": 21,
         },
+        {
+            "user_ids": [str(uuid.UUID(int=1))],
+            "start": "2026-03-14T00:00:00Z",
+            "end": "2026-03-15T00:00:00Z",
+            "day": "2026-02-30",
+        },
     ],
-    ids=["no users", "not a uuid", "backwards", "naive time", "too many users", "too many titles"],
+    ids=[
+        "no users",
+        "not a uuid",
+        "backwards",
+        "naive time",
+        "too many users",
+        "too many titles",
+        "no such day",
+    ],
 )
 async def test_invalid_requests_are_refused_with_422(
     client: httpx.AsyncClient, notifier_token: str, body: dict[str, Any]

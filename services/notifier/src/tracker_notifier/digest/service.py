@@ -38,14 +38,19 @@ from tracker_notifier.digest.repository import Candidate
 from tracker_notifier.digest.summaries import SummariesClient
 from tracker_notifier.digest.windows import DigestDay, due_days
 from tracker_notifier.mail import messages
-from tracker_notifier.mail.kinds import COMPLETED_TITLES_SHOWN, OPEN_TITLES_SHOWN, Digest
+from tracker_notifier.mail.kinds import (
+    COMPLETED_TITLES_SHOWN,
+    DUE_TITLES_SHOWN,
+    OPEN_TITLES_SHOWN,
+    Digest,
+)
 from tracker_notifier.recipients import repository as recipients
 from tracker_runtime.timezones import known_timezones
 
 logger = logging.getLogger("tracker.notifier.digest")
 
 FIRST_USER = uuid.UUID(int=0)
-TITLES = max(OPEN_TITLES_SHOWN, COMPLETED_TITLES_SHOWN)
+TITLES = max(OPEN_TITLES_SHOWN, COMPLETED_TITLES_SHOWN, DUE_TITLES_SHOWN)
 CLAIM_RETENTION = timedelta(days=3)
 """Claims older than this guard nothing any more (a day's digest is due for at most the
 grace period after its midnight, and the grace is under a day)."""
@@ -69,7 +74,7 @@ class TickReport:
     """Users whose digest this tick claimed."""
     mails: int = 0
     empty: int = 0
-    """Claimed users with nothing done and nothing open: no mail."""
+    """Claimed users with nothing done, open, overdue or due: no mail."""
     taken: int = 0
     """Users another tick had claimed first."""
     requeued: int = 0
@@ -105,6 +110,10 @@ def digest_delivery(
         completed_titles=tuple(summary.completed_titles),
         open_count=summary.open_count,
         open_titles=tuple(summary.open_titles),
+        overdue_count=summary.overdue_count,
+        overdue_titles=tuple(summary.overdue_titles),
+        due_today_count=summary.due_today_count,
+        due_today_titles=tuple(summary.due_today_titles),
     )
     if not digest.has_news:
         return None
@@ -194,6 +203,7 @@ class DigestRun:
             [candidate.user_id for candidate in claimed],
             start=day.start,
             end=day.end,
+            day=day.day,
             titles=TITLES,
         )
         report.summaries_seconds += time.monotonic() - asked

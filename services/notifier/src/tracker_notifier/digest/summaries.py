@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 import httpx
 
@@ -56,10 +56,18 @@ class SummariesClient:
         self._http.close()
 
     def fetch(
-        self, user_ids: Sequence[uuid.UUID], *, start: datetime, end: datetime, titles: int
+        self,
+        user_ids: Sequence[uuid.UUID],
+        *,
+        start: datetime,
+        end: datetime,
+        day: date,
+        titles: int,
     ) -> dict[uuid.UUID, UserSummary]:
-        """The summaries of ``user_ids`` for ``[start, end)``, by user."""
-        body = SummariesRequest(user_ids=list(user_ids), start=start, end=end, titles=titles)
+        """The summaries of ``user_ids`` for ``[start, end)``, the local ``day``, by user."""
+        body = SummariesRequest(
+            user_ids=list(user_ids), start=start, end=end, day=day, titles=titles
+        )
         payload = body.model_dump(mode="json")
         url = self._settings.tasks_url.rstrip("/") + SUMMARIES_PATH
         response = self._call(lambda: self._http.post(url, json=payload, headers=self._headers()))

@@ -255,11 +255,13 @@ class PasswordReset(LinkMail):
 
 OPEN_TITLES_SHOWN = 5
 COMPLETED_TITLES_SHOWN = 10
+DUE_TITLES_SHOWN = 5
 
 
 class Digest(MailKind):
-    """The nightly digest of one local day: the tasks completed that day and the tasks
-    still open (counts, and the first titles of each)."""
+    """The nightly digest of one local day: the tasks completed that day, the open ones
+    due on or before it (overdue) and due the day that starts, and the tasks still open
+    (counts, and the first titles of each)."""
 
     KIND = "digest"
 
@@ -270,22 +272,32 @@ class Digest(MailKind):
     completed_titles: tuple[str, ...]
     open_count: int
     open_titles: tuple[str, ...]
+    overdue_count: int = 0
+    overdue_titles: tuple[str, ...] = ()
+    due_today_count: int = 0
+    due_today_titles: tuple[str, ...] = ()
 
     @property
     def has_news(self) -> bool:
-        """Whether there is anything to say; a person with neither gets no mail."""
-        return self.completed_count > 0 or self.open_count > 0
+        """Whether there is anything to say; a person with nothing gets no mail."""
+        counts = (self.completed_count, self.open_count, self.overdue_count, self.due_today_count)
+        return any(counts)
 
     def idempotency_key(self, user_id: uuid.UUID) -> str:
         return f"digest:{user_id}:{self.day.isoformat()}"
 
     def subject(self) -> str:
-        return f"Your day in {PRODUCT}: {self.completed_count} completed, {self.open_count} open"
+        overdue = f", {self.overdue_count} overdue" if self.overdue_count else ""
+        return (
+            f"Your day in {PRODUCT}: {self.completed_count} completed, "
+            f"{self.open_count} open{overdue}"
+        )
 
     def render(self, context: RenderContext) -> MailContent:
-        """ "You completed N tasks today" with their titles (capped, "and K more") and "You
-        have N unfinished tasks" with up to five titles; a part is left out when its count
-        is zero. Carries one-click unsubscribe headers (RFC 8058)."""
+        """ "You completed N tasks today" with their titles (capped, "and K more"), "N tasks
+        overdue", "N tasks due today" and "You have N unfinished tasks" with up to five
+        titles each; a part is left out when its count is zero. Carries one-click
+        unsubscribe headers (RFC 8058)."""
         public_url, unsubscribe_url = context.public_url, context.unsubscribe_url
         day = f"{self.day:%A}, {self.day.day} {self.day:%B %Y}"
         subject = self.subject()
@@ -298,6 +310,15 @@ class Digest(MailKind):
             heading = f"You completed {_tasks(self.completed_count)} today"
             text_parts.append(f"{heading}:\n{_text_list(titles, more)}")
             html_parts.append(f"<h2>{heading}</h2>\n{_html_list(titles, more)}")
+        for count, listed, when in (
+            (self.overdue_count, self.overdue_titles, "overdue"),
+            (self.due_today_count, self.due_today_titles, "due today"),
+        ):
+            if count:
+                titles, more = _shown(listed, count, DUE_TITLES_SHOWN)
+                heading = f"{_tasks(count)} {when}"
+                text_parts.append(f"{heading}:\n{_text_list(titles, more)}")
+                html_parts.append(f"<h2>{heading}</h2>\n{_html_list(titles, more)}")
         if self.open_count:
             titles, more = _shown(self.open_titles, self.open_count, OPEN_TITLES_SHOWN)
             heading = f"You have {_unfinished(self.open_count)}"

@@ -8,20 +8,14 @@ from tracker_tasks.summaries import repository
 
 async def summarize(db: AsyncSession, request: SummariesRequest) -> SummariesResponse:
     """One entry per requested user (a repeated id answered once), users without tasks
-    included with zero counts."""
+    included with zero counts; the due parts only when the request names its ``day``."""
     user_ids = list(dict.fromkeys(request.user_ids))
     rows = await repository.summaries(
-        db, user_ids, start=request.start, end=request.end, titles=request.titles
+        db,
+        user_ids,
+        start=request.start,
+        end=request.end,
+        titles=request.titles,
+        day=request.day,
     )
-    return SummariesResponse(
-        summaries=[
-            UserSummary(
-                user_id=user_id,
-                open_count=open_count,
-                open_titles=open_titles,
-                completed_count=completed_count,
-                completed_titles=completed_titles,
-            )
-            for user_id, open_count, open_titles, completed_count, completed_titles in rows
-        ]
-    )
+    return SummariesResponse(summaries=[UserSummary.model_validate(row._mapping) for row in rows])

@@ -82,19 +82,11 @@ async def list_tasks(
             raise InvalidCursor()
         segments = segments[segments.index(current) :]
     found: list[Task] = []
-    for segment_status, dated in segments:
+    for segment in segments:
+        segment_status, dated = segment
         # One more than needed tells whether another page follows.
         wanted = limit + 1 - len(found)
-        start = (
-            after
-            if after is not None
-            and (after.status, after.dated)
-            == (
-                segment_status,
-                dated,
-            )
-            else None
-        )
+        start = after if after is not None and (after.status, after.dated) == segment else None
         if dated:
             found += await repository.due_page_of(db, owner_id, after=start, limit=wanted)
         else:
