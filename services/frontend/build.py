@@ -29,6 +29,8 @@ ASSETS_DIR = "assets"
 APP_SCRIPTS = (
     "api.js",
     "forms.js",
+    "dates.js",
+    "undo.js",
     "tasks.js",
     "task_editor.js",
     "account.js",

@@ -162,9 +162,9 @@ async def test_delete_removes_the_task_for_good(open_app: OpenApp) -> None:
     await modal.get_by_role("button", name="Delete").click()
     await expect(modal).to_be_hidden()
     await expect(app.task("Throw me away")).to_have_count(0)
-    await expect(app.page.locator("#notice")).to_contain_text("Deleted “Throw me away”")
+    await expect(app.page.locator("#undo-bar")).to_contain_text("Deleted “Throw me away”")
 
-    await app.reload()
+    await app.reload()  # before the Undo offer ends: leaving the page sends the deletion
     await expect(app.titles("open")).to_have_text(["Keep me"])
 
 

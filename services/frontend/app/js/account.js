@@ -178,6 +178,7 @@
 
   async function onLogOut() {
     const $button = $(this).prop("disabled", true);
+    await TT.undo.commitAll(); // a deletion waiting for its Undo is carried out
     await TT.editor.flushAll(); // the last edits belong to the person leaving
     await TT.settings.flush();
     const reply = await TT.api.call("DELETE", "/api/session", { anonymous: true });

@@ -3,11 +3,36 @@
  * (#verify-email=<token>, #reset-password=<token>), which the browser never sends to a
  * server; the page reads it, removes it from the address bar and the history at once, and
  * posts the token.
+ *
+ * A reminder's link names a task (#task=<id>): no secret, so it stays in the address bar
+ * until the task is opened (a reload before logging in keeps it), and then goes.
  */
 (function (TT, $) {
   "use strict";
 
   const LINK = /^#(verify-email|reset-password)=([A-Za-z0-9_\-.~%]+)$/;
+  const TASK_LINK = /^#task=([A-Za-z0-9_-]+)$/;
+
+  function clearFragment() {
+    window.history.replaceState(
+      window.history.state,
+      "",
+      window.location.pathname + window.location.search
+    );
+  }
+
+  /** The id of the task the address bar links to, or null; left in the address bar. */
+  function linkedTask() {
+    const match = TASK_LINK.exec(window.location.hash);
+    return match ? match[1] : null;
+  }
+
+  /** Take the task link out of the address bar (it has been followed). */
+  function forgetLinkedTask() {
+    if (linkedTask()) {
+      clearFragment();
+    }
+  }
 
   /** The link in the address bar ({kind, token}), taken out of it; null when there is none. */
   function take() {
@@ -15,11 +40,7 @@
     if (!match) {
       return null;
     }
-    window.history.replaceState(
-      window.history.state,
-      "",
-      window.location.pathname + window.location.search
-    );
+    clearFragment();
     let token;
     try {
       token = decodeURIComponent(match[2]);
@@ -58,5 +79,10 @@
     };
   }
 
-  TT.links = { take: take, verify: verify };
+  TT.links = {
+    take: take,
+    verify: verify,
+    linkedTask: linkedTask,
+    forgetLinkedTask: forgetLinkedTask,
+  };
 })(window.TaskTracker = window.TaskTracker || {}, window.jQuery);

@@ -5,7 +5,16 @@
  *
  * Each task being edited has a Saver. It sends one PATCH at a time with If-Match, so its
  * own edits never collide; a 412 means someone else changed the task meanwhile: the task
- * is loaded again and the modal says so.
+ * is loaded again and the modal says so. The checkbox on each list item goes through the
+ * same Saver, so a tick and an edit in the modal never race.
+ *
+ * The due date and time are the person's wall clock in their account's timezone; the
+ * reminder is stored as an instant (`reminder_at`). The choices relative to the due time
+ * ("1 hour before") are not stored as such: the modal recognises them by computing each
+ * one, and moving the due date or time moves a relative reminder with it, in one PATCH.
+ * When the due time goes away, a relative reminder stays where it is, as a custom one.
+ *
+ * Deleting hides the task and offers Undo (undo.js); the DELETE follows when the offer ends.
  */
 (function (TT, $) {
   "use strict";
@@ -15,6 +24,7 @@
 
   const savers = new Map(); // task id -> Saver
   let current = null; // the Saver of the task in the modal
+  let reminderChoice = "none"; // the reminder choice the modal shows (see dates.js)
   let $modal;
   let $form;
 
@@ -31,6 +41,7 @@
       this.task = task; // the latest copy the server confirmed
       this.etag = etagOf(task);
       this.pending = {}; // edits not sent yet
+      this.sending = {}; // edits sent, not answered yet
       this.timer = null;
       this.inFlight = null; // the PATCH under way
       this.problem = ""; // why the last save failed
@@ -45,7 +56,7 @@
 
     /** The task as the person sees it: the confirmed copy with the edits on top. */
     shown() {
-      const view = Object.assign({}, this.task, this.pending);
+      const view = Object.assign({}, this.task, this.sending, this.pending);
       if (view.status !== this.task.status) {
         view.completed_at = view.status === "done" ? new Date().toISOString() : null;
       }
@@ -89,6 +100,7 @@
     send(keepalive) {
       const fields = this.pending;
       this.pending = {};
+      this.sending = Object.assign({}, this.sending, fields);
       const headers = {};
       // A page that is going away cannot wait for the save under way to learn the next
       // version; the only writer it races with is itself, so it sends without a condition.
@@ -113,6 +125,7 @@
       if (this.removed) {
         return;
       }
+      this.sending = {};
       if (reply.ok && reply.body) {
         this.accept(reply.body, reply.header("ETag"));
         this.problem = "";
@@ -149,6 +162,7 @@
       TT.tasks.put(this.shown());
       if (this === current) {
         showDates(this.shown());
+        showDue(this.shown());
       }
     }
 
@@ -180,6 +194,12 @@
           "This task was changed somewhere else meanwhile; it has been loaded again as " +
             "it is now. Make your change again if it is still needed."
         );
+      } else {
+        TT.notify(
+          "“" + this.task.title + "” was changed somewhere else meanwhile; it is shown as " +
+            "it is now. Make your change again if it is still needed.",
+          "warning"
+        );
       }
     }
 
@@ -196,6 +216,7 @@
       clearTimeout(this.timer);
       this.timer = null;
       this.pending = {};
+      this.sending = {};
     }
 
     forget() {
@@ -264,43 +285,237 @@
     $("#task-dates").text(parts.join(", "));
   }
 
+  // Due date, time and reminder
+
+  function isRelative(choice) {
+    return choice !== "none" && choice !== "custom";
+  }
+
+  function asInstant(milliseconds) {
+    return new Date(milliseconds).toISOString();
+  }
+
+  /** The due fields' state and help, for the task as shown. */
+  function showDue(task) {
+    const zone = TT.dates.zone();
+    const timed = Boolean(task.due_date && task.due_time);
+    $("#task-due-time").prop("disabled", !task.due_date);
+    $("#task-due-help").text(
+      "In your timezone, " + zone + (task.due_date ? "." : "; a time needs a date.")
+    );
+    $("#task-reminder option").each(function () {
+      this.disabled = isRelative(this.value) && !timed;
+    });
+    $("#task-reminder").val(reminderChoice);
+    $("#task-reminder-custom-field").prop("hidden", reminderChoice !== "custom");
+    let help = "";
+    const instant = Date.parse(task.reminder_at);
+    const user = TT.app.user();
+    if (!Number.isNaN(instant)) {
+      help = "We mail you a reminder on " + TT.dates.formatInstant(instant, zone) + ".";
+      if (instant < Date.now()) {
+        help += " That time has passed.";
+      } else if (user && user.reminders_enabled === false) {
+        help = "Reminder mails are off in Settings: no mail goes out for " +
+          TT.dates.formatInstant(instant, zone) + ".";
+      }
+    } else if (!timed) {
+      help = "Reminders before the due time need a due date and time.";
+    }
+    $("#task-reminder-help").text(help);
+  }
+
+  function fillDue(task) {
+    const zone = TT.dates.zone();
+    const instant = Date.parse(task.reminder_at);
+    $("#task-due-date").val(task.due_date || "");
+    $("#task-due-time").val(task.due_time || "");
+    reminderChoice = TT.dates.reminderChoice(task, zone);
+    $("#task-reminder-custom").val(
+      Number.isNaN(instant) ? "" : TT.dates.instantToLocalInput(instant, zone)
+    );
+    showDue(task);
+  }
+
+  /** The date or time field changed: both are sent, with a relative reminder moved along. */
+  function onDueChange() {
+    const date = $("#task-due-date").val() || null;
+    // Without a date the time field keeps what it shows (disabled), for when one comes back.
+    const time = date ? $("#task-due-time").val() || null : null;
+    const fields = { due_date: date, due_time: time };
+    TT.forms.clearField($form, "due_date");
+    TT.forms.clearField($form, "due_time");
+    if (isRelative(reminderChoice)) {
+      if (date && time) {
+        const instant = TT.dates.reminderFor(reminderChoice, date, time, TT.dates.zone());
+        fields.reminder_at = asInstant(instant);
+      } else {
+        reminderChoice = "custom"; // the instant stays; there is nothing left to follow
+      }
+    }
+    current.edit(fields);
+    fillCustom(current.shown());
+    showDue(current.shown());
+  }
+
+  function fillCustom(task) {
+    const instant = Date.parse(task.reminder_at);
+    if (!Number.isNaN(instant)) {
+      $("#task-reminder-custom").val(TT.dates.instantToLocalInput(instant, TT.dates.zone()));
+    }
+  }
+
+  function onReminderChoice() {
+    const shown = current.shown();
+    reminderChoice = this.value;
+    TT.forms.clearField($form, "reminder_at");
+    if (reminderChoice === "none") {
+      current.edit({ reminder_at: null }, true);
+    } else if (isRelative(reminderChoice)) {
+      const zone = TT.dates.zone();
+      const instant = TT.dates.reminderFor(reminderChoice, shown.due_date, shown.due_time, zone);
+      current.edit({ reminder_at: asInstant(instant) }, true);
+    } else if (!shown.reminder_at && shown.due_date && shown.due_time) {
+      // A custom reminder starts at the due time, to be moved from there.
+      const due = TT.dates.toInstant(shown.due_date, shown.due_time, TT.dates.zone());
+      current.edit({ reminder_at: asInstant(due) }, true);
+    }
+    fillCustom(current.shown());
+    showDue(current.shown());
+  }
+
+  function onCustomReminder() {
+    const instant = TT.dates.localInputToInstant($(this).val(), TT.dates.zone());
+    TT.forms.clearField($form, "reminder_at");
+    if (Number.isNaN(instant)) {
+      current.withdraw("reminder_at"); // half typed: nothing is sent ("None" removes it)
+    } else {
+      current.edit({ reminder_at: asInstant(instant) });
+    }
+    showDue(current.shown());
+  }
+
   function fill(task) {
     TT.forms.clear($form);
     $("#task-title").val(task.title);
     $("#task-description").val(task.description || "");
+    fillDue(task);
     $("#task-done").prop("checked", task.status === "done");
     showDates(task);
   }
 
   function open(id) {
     const task = TT.tasks.get(id);
-    if (!task || task.provisional) {
+    if (!task || task.provisional || TT.tasks.isHidden(id)) {
       return;
+    }
+    if (current && current.id !== id) {
+      current.flush(); // another task was in the modal (opened from a link)
     }
     current = saverFor(task);
     fill(current.shown());
     showState(current);
-    $("#task-delete").prop("disabled", false);
     modal().show();
   }
 
-  async function deleteCurrent() {
-    const saver = current;
+  /** Close every other modal first (Bootstrap shows one at a time). */
+  function closeOtherModals() {
+    const open = $(".modal").filter(function () {
+      return this !== $modal[0] && ($(this).hasClass("show") || this.style.display === "block");
+    });
+    return Promise.all(open.map(function () {
+      const element = this;
+      return new Promise(function (resolve) {
+        $(element).one("hidden.bs.modal", resolve);
+        window.bootstrap.Modal.getOrCreateInstance(element).hide();
+      });
+    }).get());
+  }
+
+  /** Open a task by its id (from a link): loaded if the list does not have it. */
+  async function openById(id) {
+    if (!TT.tasks.get(id)) {
+      const reply = await TT.api.call("GET", TT.tasks.url(id));
+      if (reply.status === 404) {
+        TT.notify("The task of that link no longer exists, or belongs to another account.", "warning");
+        return;
+      }
+      if (!reply.ok || !reply.body) {
+        TT.notify("The task of that link could not be loaded: " + reply.message, "danger");
+        return;
+      }
+      TT.tasks.put(reply.body);
+    }
+    if (TT.tasks.isHidden(id)) {
+      TT.notify("The task of that link is being deleted; choose Undo to keep it.", "warning");
+      return;
+    }
+    await closeOtherModals();
+    open(id);
+  }
+
+  // Done and delete from the list, with Undo
+
+  /** Tick a task done or open again (the list's checkbox), with Undo. */
+  function setStatus(id, status) {
+    const task = TT.tasks.get(id);
+    if (!task || task.provisional) {
+      return;
+    }
+    const saver = saverFor(task);
+    if (saver.shown().status === status) {
+      return;
+    }
+    saver.edit({ status: status }, true);
     const title = saver.shown().title;
-    saver.cancel(); // edits to a task being deleted no longer matter
-    $("#task-delete").prop("disabled", true);
-    await (saver.inFlight || Promise.resolve());
-    const reply = await TT.api.call("DELETE", TT.tasks.url(saver.id));
+    TT.undo.offer({
+      message: "“" + title + "” is " + (status === "done" ? "done." : "open again."),
+      undo: function () {
+        if (!saver.removed) {
+          saver.edit({ status: status === "done" ? "open" : "done" }, true);
+          TT.tasks.focusTask(id, "task-check");
+        }
+      },
+      commit: function () {}, // already sent
+    });
+  }
+
+  /** Take a task off the list and offer Undo; it is deleted when the offer ends. */
+  function deleteTask(id) {
+    const task = TT.tasks.get(id);
+    if (!task || task.provisional || TT.tasks.isHidden(id)) {
+      return;
+    }
+    const saver = saverFor(task);
+    const title = saver.shown().title;
+    saver.flush(); // the last edits are kept, should the deletion be undone
+    TT.tasks.hide(id);
+    if (saver === current) {
+      modal().hide();
+    }
+    TT.undo.offer({
+      message: "Deleted “" + title + "”.",
+      undo: function () {
+        TT.tasks.unhide(id);
+        TT.tasks.focusTask(id);
+      },
+      commit: function (options) { return commitDelete(saver, title, options); },
+    });
+  }
+
+  async function commitDelete(saver, title, options) {
+    const keepalive = Boolean(options && options.keepalive);
+    if (!keepalive) {
+      await (saver.inFlight || Promise.resolve()); // a page going away cannot wait
+    }
+    saver.cancel(); // nothing more to send for a task being deleted
+    const reply = await TT.api.call("DELETE", TT.tasks.url(saver.id), { keepalive: keepalive });
     if (reply.ok || reply.status === 404) {
       saver.forget();
       TT.tasks.remove(saver.id);
-      if (saver === current) {
-        modal().hide();
-      }
-      TT.notify("Deleted “" + title + "”.", "success");
-    } else if (saver === current) {
-      $("#task-delete").prop("disabled", false);
-      TT.forms.formError($form, reply.message);
+    } else if (reply.status !== 401 && !saver.removed) {
+      TT.tasks.unhide(saver.id);
+      TT.notify("“" + title + "” could not be deleted: " + reply.message, "danger");
     }
   }
 
@@ -345,11 +560,16 @@
     $("#task-done").on("change", function () {
       current.edit({ status: this.checked ? "done" : "open" }, true);
     });
+    $("#task-due-date, #task-due-time").on("change", onDueChange);
+    $("#task-reminder").on("change", onReminderChoice);
+    $("#task-reminder-custom").on("change", onCustomReminder);
     $form.on("submit", function (event) {
       event.preventDefault(); // Enter in the title: save now rather than after the pause
       current.flush();
     });
-    $("#task-delete").on("click", deleteCurrent);
+    $("#task-delete").on("click", function () {
+      deleteTask(current.id);
+    });
 
     $modal.on("shown.bs.modal", function () {
       $("#task-title").trigger("focus");
@@ -369,5 +589,20 @@
     });
   }
 
-  TT.editor = { bind: bind, flushAll: flushAll, reset: reset };
+  /** The person's timezone changed: the modal's times are read in the new one. */
+  function refreshZone() {
+    if (current) {
+      fillDue(current.shown());
+    }
+  }
+
+  TT.editor = {
+    bind: bind,
+    flushAll: flushAll,
+    reset: reset,
+    openById: openById,
+    setStatus: setStatus,
+    deleteTask: deleteTask,
+    refreshZone: refreshZone,
+  };
 })(window.TaskTracker = window.TaskTracker || {}, window.jQuery);
