@@ -24,7 +24,8 @@ def spawn(
     """Start ``command`` with exactly ``environment`` in a session of its own: its own
     process group, which :func:`stop_process` stops whole and a Ctrl-C in the terminal
     never reaches. Its output (standard error too) goes to ``log``, or after it
-    (``append``)."""
+    (``append``), in a folder created if missing."""
+    log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab" if append else "wb") as output:
         return subprocess.Popen(
             list(command),
