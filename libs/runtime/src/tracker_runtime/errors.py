@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
+from sqlalchemy import exc as sqlalchemy_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,19 @@ _HTTP_MESSAGES = {
 }
 
 
+DATABASE_AWAY = "The service is briefly unavailable; try again shortly"
+DATABASE_RETRY_AFTER_S = 5
+DATABASE_AWAY_ERRORS: tuple[type[Exception], ...] = (
+    sqlalchemy_errors.TimeoutError,  # every pooled connection busy for the whole pool timeout
+    sqlalchemy_errors.OperationalError,  # the server is away, restarting or refusing
+    sqlalchemy_errors.InterfaceError,  # the connection broke under the statement
+    ConnectionError,  # refused or reset before the driver could wrap it
+    TimeoutError,  # no answer to connect within its timeout
+)
+"""What a request meets when its database is away or overloaded: a 503 with
+``Retry-After``, never a 500; the pool reconnects by itself once the database is back."""
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, APIError)
@@ -110,11 +124,26 @@ def install_error_handlers(app: FastAPI) -> None:
             message = _HTTP_MESSAGES.get(exc.status_code, "Request failed")
         return error_response(exc.status_code, message, headers=exc.headers)
 
+    async def on_database_away(request: Request, exc: Exception) -> JSONResponse:
+        logger.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+        )
+        return error_response(
+            503, DATABASE_AWAY, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)}
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DATABASE_AWAY_ERRORS):  # raised past the handlers, in a dependency
+            return await on_database_away(request, exc)
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "Internal server error")
 
     app.add_exception_handler(APIError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    for error in DATABASE_AWAY_ERRORS:
+        app.add_exception_handler(error, on_database_away)
     app.add_exception_handler(Exception, on_unexpected)
