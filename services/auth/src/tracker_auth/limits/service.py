@@ -1,9 +1,12 @@
 """Rate limits: attempts counted per key in fixed windows, reserved before the work.
 
 A request takes its hit on every key that applies to it (its client address, its target
-account) in one short transaction of its own, committed before the expensive or visible
-work starts: concurrent requests count one after the other, so a burst cannot all pass a
-check made before any of them was counted. A request over any limit takes no hit at all
+account) in one statement that commits at once, before the expensive or visible work
+starts: concurrent requests count one after the other, so a burst cannot all pass a check
+made before any of them was counted. The counting statement holds its rows' locks only
+while it runs: one address sending many requests at once (everyone behind one proxy, say)
+queues on its counter for a statement, never for a whole transaction, which would hold a
+pooled connection per waiting request. A request over any limit gives its hits back at once
 and gets a 429 with ``Retry-After``.
 """
 
@@ -12,6 +15,8 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracker_auth.limits import repository
 from tracker_runtime.database import Database
@@ -48,17 +53,25 @@ async def reserve(
 ) -> Reservation:
     """Count one hit on every limit, or on none and raise a 429 when any is reached."""
     by_key = {limit.key: limit for limit in limits}
-    async with database.sessions.begin() as db:
-        rows = await repository.count_hits(
-            db, {key: limit.window for key, limit in by_key.items()}, now=now
-        )
-        over = [row for row in rows if row.hits > by_key[row.key].max_hits]
-        if over:  # raising rolls the transaction back: no hit taken
-            until = max(row.window_started_at + by_key[row.key].window for row in over)
-            retry_after = max(1, math.ceil((until - now).total_seconds()))
-            logger.warning("rate limited", extra={"retry_after": retry_after})
-            raise APIError(429, message, headers={"Retry-After": str(retry_after)})
-        return Reservation(windows={row.key: row.window_started_at for row in rows})
+    async with database.engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        db = AsyncSession(bind=autocommit, expire_on_commit=False)
+        try:
+            rows = await repository.count_hits(
+                db, {key: limit.window for key, limit in by_key.items()}, now=now
+            )
+            windows = {row.key: row.window_started_at for row in rows}
+            over = [row for row in rows if row.hits > by_key[row.key].max_hits]
+            if over:
+                for key, window_started_at in windows.items():
+                    await repository.take_back_hit(db, key, window_started_at=window_started_at)
+                until = max(row.window_started_at + by_key[row.key].window for row in over)
+                retry_after = max(1, math.ceil((until - now).total_seconds()))
+                logger.warning("rate limited", extra={"retry_after": retry_after})
+                raise APIError(429, message, headers={"Retry-After": str(retry_after)})
+        finally:
+            await db.close()
+    return Reservation(windows=windows)
 
 
 async def release(database: Database, reservation: Reservation, key: str) -> None:
