@@ -84,38 +84,43 @@ def _instant(value: object) -> object:
         raise ValueError(f"{value} is not an instant of the calendar") from error
 
 
+BLANK = {"type": "string", "maxLength": 0}
+"""An empty string, documented beside null: it clears too (a form cannot send null)."""
+
 DueDate = Annotated[
     date | None,
     BeforeValidator(lambda value: None if (v := _blank_is_null(value)) is None else _due_date(v)),
+    WithJsonSchema({"anyOf": [{"type": "string", "format": "date"}, BLANK, {"type": "null"}]}),
     Field(
-        description="The day the task is due, YYYY-MM-DD; null clears it (and needs due_time "
-        "cleared too)."
+        description='The day the task is due, YYYY-MM-DD; null or "" clears it (and '
+        "needs due_time cleared too)."
     ),
 ]
+_TIME_SCHEMA = {"type": "string", "pattern": f"^{_TIME.pattern}$"}
 _DUE_TIME_OUT = (
     PlainSerializer(
         lambda value: None if value is None else value.strftime("%H:%M"), when_used="json"
     ),
-    WithJsonSchema(
-        {"anyOf": [{"type": "string", "pattern": f"^{_TIME.pattern}$"}, {"type": "null"}]}
-    ),
+    WithJsonSchema({"anyOf": [_TIME_SCHEMA, {"type": "null"}]}),
 )
 DueTime = Annotated[
     time | None,
     BeforeValidator(lambda value: None if (v := _blank_is_null(value)) is None else _due_time(v)),
     *_DUE_TIME_OUT,
+    WithJsonSchema({"anyOf": [_TIME_SCHEMA, BLANK, {"type": "null"}]}),
     Field(
         description="HH:MM, a wall-clock time in the owner's timezone; only with a due_date. "
-        "null clears it.",
+        'null or "" clears it.',
     ),
 ]
 DueTimeOut = Annotated[time | None, *_DUE_TIME_OUT]
 ReminderAt = Annotated[
     datetime | None,
     BeforeValidator(lambda value: None if (v := _blank_is_null(value)) is None else _instant(v)),
+    WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"}, BLANK, {"type": "null"}]}),
     Field(
         description="When to send the reminder mail: an RFC 3339 instant with its UTC "
-        "offset; null clears it."
+        'offset; null or "" clears it.'
     ),
 ]
 
