@@ -34,9 +34,13 @@ def user_registered(
     user_id: uuid.UUID | None = None,
     timezone: str = "Europe/Berlin",
     at: datetime | None = None,
+    welcome: bool = False,
 ) -> Envelope[EventData]:
-    """``user.registered`` of ``email`` (a new user id unless ``user_id`` is given)."""
-    data = UserRegistered(user_id=user_id or uuid.uuid4(), email=email, timezone=timezone)
+    """``user.registered`` of ``email`` (a new user id unless ``user_id`` is given); with
+    the welcome mail's link (:data:`TOKEN`) when ``welcome``, as auth publishes it, or
+    without, as events stored before it carried the link."""
+    link = {"token": TOKEN, "expires_at": datetime.now(UTC) + timedelta(days=2)} if welcome else {}
+    data = UserRegistered(user_id=user_id or uuid.uuid4(), email=email, timezone=timezone, **link)
     return envelope(data, at)
 
 
@@ -63,7 +67,8 @@ def verification_requested(
     expires_at: datetime | None = None,
     at: datetime | None = None,
 ) -> Envelope[EventData]:
-    """``user.verification_requested``: the welcome mail (or a new link) with :data:`TOKEN`."""
+    """``user.verification_requested``: a new link with :data:`TOKEN` (or, with ``welcome``,
+    the welcome mail as events stored before ``user.registered`` carried it asked for it)."""
     data = UserVerificationRequested(
         user_id=user_id,
         email=email,

@@ -30,8 +30,15 @@ def test_the_envelope_has_the_pinned_shape() -> None:
     assert set(wire) == {"event_id", "event_type", "occurred_at", "data"}
     assert wire["event_type"] == "user.registered"
     assert wire["occurred_at"].endswith("Z")
-    assert set(wire["data"]) == {"user_id", "email", "timezone"}
+    assert {"user_id", "email", "timezone"} <= set(wire["data"])
     assert EVENTS_EXCHANGE == "tracker.events"
+
+
+def test_a_welcome_link_comes_whole() -> None:
+    with pytest.raises(ValidationError, match="token and expires_at come together"):
+        UserRegistered(
+            user_id=uuid.uuid4(), email="ada@example.com", timezone="UTC", token="t" * 32
+        )
 
 
 def test_an_event_survives_the_wire() -> None:

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 
 from pydantic import (
     AwareDatetime,
@@ -21,6 +21,7 @@ from pydantic import (
     SerializeAsAny,
     ValidationError,
     field_serializer,
+    model_validator,
 )
 
 
@@ -50,7 +51,12 @@ class EventData(BaseModel):
 
 
 class UserRegistered(EventData):
-    """A person created an account."""
+    """A person created an account. ``token`` is the secret of the welcome mail's link
+    that confirms the address, valid until ``expires_at`` (auth stores only its digest);
+    whoever receives this event must keep it out of logs.
+
+    The link came later: an event stored before it carries none, and its welcome mail was
+    asked for by a ``user.verification_requested`` with ``welcome`` set."""
 
     EVENT_TYPE: ClassVar[EventType] = EventType.USER_REGISTERED
     VERSION: ClassVar[int] = 1
@@ -58,6 +64,21 @@ class UserRegistered(EventData):
     user_id: uuid.UUID
     email: EmailStr
     timezone: str = Field(description="IANA timezone name, e.g. Europe/Berlin")
+    token: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=200,
+        description="The secret of the welcome mail's link that confirms the address",
+    )
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="When the welcome mail's link stops working"
+    )
+
+    @model_validator(mode="after")
+    def _link_whole(self) -> Self:
+        if (self.token is None) != (self.expires_at is None):
+            raise ValueError("token and expires_at come together")
+        return self
 
 
 class UserUpdated(EventData):
@@ -104,9 +125,10 @@ class UserDeleted(EventData):
 
 
 class UserVerificationRequested(EventData):
-    """Mail ``email`` a link that confirms the address: the welcome mail at registration
-    (``welcome``), or a new link the person asked for. ``token`` is the secret of the link
-    (auth stores only its digest); whoever receives this event must keep it out of logs."""
+    """Mail ``email`` a new link that confirms the address, which the person asked for.
+    ``token`` is the secret of the link (auth stores only its digest); whoever receives
+    this event must keep it out of logs. (The welcome mail's link comes with
+    ``user.registered``; ``welcome`` is set only in events stored before it did.)"""
 
     EVENT_TYPE: ClassVar[EventType] = EventType.USER_VERIFICATION_REQUESTED
     VERSION: ClassVar[int] = 1
@@ -115,7 +137,9 @@ class UserVerificationRequested(EventData):
     email: EmailStr
     token: str = Field(min_length=16, max_length=200)
     expires_at: AwareDatetime
-    welcome: bool = Field(description="True for the mail of a new registration")
+    welcome: bool = Field(
+        default=False, description="True for the welcome mail of a new registration"
+    )
 
 
 class UserPasswordResetRequested(EventData):

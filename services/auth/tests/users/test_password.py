@@ -176,7 +176,7 @@ async def test_a_reset_link_expires(
 async def test_a_reset_of_an_already_confirmed_address_sends_no_user_verified(
     client: httpx.AsyncClient, app: FastAPI, account: Account
 ) -> None:
-    verify = await last_link_token(app, "user.verification_requested")
+    verify = await last_link_token(app, "user.registered")
     await client.post("/api/user/email-verification", json={"token": verify})
     await client.post("/api/password-reset", json={"email": account.email})
 

@@ -1,6 +1,7 @@
 import asyncio
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from devsupport.accounts import PASSWORD, Account
 from tests.support.database import fetch_all
 from tracker_auth.context import AuthContext
 from tracker_auth.sessions import service as sessions
+from tracker_auth.users.emails import link_token_digest
 from tracker_contracts import parse_envelope
 
 from ..support import BASE_URL
@@ -150,19 +152,16 @@ async def test_registration_writes_user_registered_to_the_outbox_with_the_user(
     rows = await fetch_all(
         app, "SELECT event_type, payload, headers, published_at FROM outbox ORDER BY id"
     )
-    assert [row["event_type"] for row in rows] == [
-        "user.registered",
-        "user.verification_requested",
-    ]
-    row = rows[0]
+    [row] = rows
     assert row["event_type"] == "user.registered"
     assert row["published_at"] is None
     envelope = parse_envelope(json.dumps(row["payload"]))
-    assert envelope.data.model_dump(mode="json") == {
-        "user_id": user_id,
-        "email": "ada@example.com",
-        "timezone": "Asia/Tokyo",
-    }
+    data = envelope.data.model_dump(mode="json")
+    token, expires_at = data.pop("token"), data.pop("expires_at")  # the welcome mail's link
+    assert data == {"user_id": user_id, "email": "ada@example.com", "timezone": "Asia/Tokyo"}
+    [stored] = await fetch_all(app, "SELECT token_digest, expires_at FROM account_tokens")
+    assert stored["token_digest"] == link_token_digest(token)
+    assert stored["expires_at"] == datetime.fromisoformat(expires_at)
     assert row["headers"]["event_version"] == 1
     assert row["headers"]["x-request-id"] == response.headers["x-request-id"]
 
@@ -173,7 +172,7 @@ async def test_a_refused_registration_writes_no_event(
     response = await client.post("/api/user", json={"email": account.email, "password": PASSWORD})
 
     assert response.status_code == 409
-    assert len(await fetch_all(app, "SELECT id FROM outbox")) == 2  # the first account's only
+    assert len(await fetch_all(app, "SELECT id FROM outbox")) == 1  # the first account's only
 
 
 async def test_a_failure_after_the_insert_rolls_back_user_and_event(

@@ -35,12 +35,13 @@ def get_delivery(database: Database, delivery_id: int) -> Delivery:
     return delivery
 
 
-def test_a_registration_stores_an_unconfirmed_recipient_and_sends_nothing(
+def test_a_registration_stores_an_unconfirmed_recipient_and_its_welcome_mail(
     database: Database,
 ) -> None:
     user_id = uuid.uuid4()
+    envelope = user_registered("ada@example.com", user_id=user_id, welcome=True)
 
-    assert handle(database, registered(user_id, "ada@example.com"), make_settings()) == []
+    [delivery_id] = handle(database, envelope, make_settings())
 
     recipient = get_recipient(database, user_id)
     assert (recipient.email, recipient.timezone, recipient.digest_enabled) == (
@@ -49,20 +50,6 @@ def test_a_registration_stores_an_unconfirmed_recipient_and_sends_nothing(
         True,
     )
     assert (recipient.email_verified, recipient.reminders_enabled) == (False, True)
-    with database.transaction() as session:
-        assert session.scalars(select(Delivery)).all() == []
-
-
-def test_the_welcome_request_stores_one_welcome_delivery_with_its_link(
-    database: Database,
-) -> None:
-    settings = make_settings()
-    user_id = uuid.uuid4()
-    handle(database, registered(user_id, "ada@example.com"), settings)
-    envelope = verification_requested(user_id, "ada@example.com")
-
-    [delivery_id] = handle(database, envelope, settings)
-
     delivery = get_delivery(database, delivery_id)
     assert delivery.kind == "welcome"
     assert delivery.idempotency_key == f"welcome:{user_id}"
@@ -71,6 +58,40 @@ def test_the_welcome_request_stores_one_welcome_delivery_with_its_link(
     assert delivery.payload["token"] == TOKEN  # until it is sent
     assert (delivery.status, delivery.attempts) == ("pending", 0)
     assert delivery.message_id.endswith("@tracker.example.org>")
+
+
+def test_a_registration_stored_before_it_carried_the_link_mails_nothing(
+    database: Database,
+) -> None:
+    user_id = uuid.uuid4()
+
+    assert handle(database, registered(user_id, "ada@example.com"), make_settings()) == []
+
+    assert get_recipient(database, user_id).email_verified is False
+    with database.transaction() as session:
+        assert session.scalars(select(Delivery)).all() == []
+
+
+def test_the_welcome_request_of_an_older_registration_welcomes_once(
+    database: Database,
+) -> None:
+    """Events stored before ``user.registered`` carried the link asked for the welcome
+    with a ``user.verification_requested``; either way a person is welcomed once."""
+    settings = make_settings()
+    user_id = uuid.uuid4()
+    handle(database, registered(user_id, "ada@example.com"), settings)
+    envelope = verification_requested(user_id, "ada@example.com")
+
+    [delivery_id] = handle(database, envelope, settings)
+    with database.transaction() as session:
+        session.execute(update(Delivery).values(status="sent", attempts=1))
+    welcomed = user_registered("ada@example.com", user_id=user_id, welcome=True)
+
+    assert handle(database, welcomed, settings) == []
+    delivery = get_delivery(database, delivery_id)
+    assert (delivery.kind, delivery.event_id) == ("welcome", envelope.event_id)
+    with database.transaction() as session:
+        assert session.scalars(select(Delivery.id)).all() == [delivery_id]
 
 
 def test_a_new_link_and_a_reset_each_get_their_own_mail_even_unconfirmed(

@@ -156,6 +156,7 @@ async def delete_events_about(db: AsyncSession, outbox: Table, user_id: uuid.UUI
 
 
 LINK_EVENTS = (
+    EventType.USER_REGISTERED.value,
     EventType.USER_VERIFICATION_REQUESTED.value,
     EventType.USER_PASSWORD_RESET_REQUESTED.value,
 )

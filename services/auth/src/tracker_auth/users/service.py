@@ -56,8 +56,8 @@ def _mail_limits(
 async def register(
     db: AsyncSession, ctx: AuthContext, registration: Registration, client_ip: str | None
 ) -> tuple[User, IssuedTokens]:
-    """Create the account, its ``user.registered`` event, the welcome mail's request with
-    a link that confirms the address, and a first session, all in one transaction."""
+    """Create the account, its ``user.registered`` event (which asks for the welcome mail
+    with a link that confirms the address) and a first session, all in one transaction."""
     settings = ctx.settings
     await limits.reserve(
         ctx.database,
@@ -81,28 +81,32 @@ async def register(
     )
     if user is None:
         raise APIError(409, EMAIL_TAKEN, errors=[{"field": "email", "message": EMAIL_TAKEN}])
+    token, expires_at = await _verification_link(db, ctx, user)
     await add_event(
-        db, outbox, UserRegistered(user_id=user.id, email=user.email, timezone=user.timezone)
+        db,
+        outbox,
+        UserRegistered(
+            user_id=user.id,
+            email=user.email,
+            timezone=user.timezone,
+            token=token,
+            expires_at=expires_at,
+        ),
     )
-    await _request_verification(db, ctx, user, welcome=True)
     return user, await sessions.start(db, ctx, user)
 
 
-async def _request_verification(
-    db: AsyncSession, ctx: AuthContext, user: User, *, welcome: bool
-) -> None:
+async def _verification_link(
+    db: AsyncSession, ctx: AuthContext, user: User
+) -> tuple[str, datetime]:
+    """A new link token that confirms the address, and when it expires (only its digest
+    is stored)."""
     token, digest = new_link_token()
     expires_at = _now() + ctx.settings.verification_token_ttl
     await repository.add_token(
         db, user_id=user.id, purpose=TokenPurpose.VERIFY, digest=digest, expires_at=expires_at
     )
-    await add_event(
-        db,
-        outbox,
-        UserVerificationRequested(
-            user_id=user.id, email=user.email, token=token, expires_at=expires_at, welcome=welcome
-        ),
-    )
+    return token, expires_at
 
 
 async def send_verification(
@@ -125,7 +129,14 @@ async def send_verification(
         now=_now(),
         message=TOO_MANY_MAILS,
     )
-    await _request_verification(db, ctx, user, welcome=False)
+    token, expires_at = await _verification_link(db, ctx, user)
+    await add_event(
+        db,
+        outbox,
+        UserVerificationRequested(
+            user_id=user.id, email=user.email, token=token, expires_at=expires_at
+        ),
+    )
 
 
 async def verify_email(db: AsyncSession, token: str) -> User:

@@ -47,8 +47,9 @@ class Handling:
 
 
 def on_user_registered(handling: Handling, envelope: Envelope[UserRegistered]) -> list[int]:
-    """A new recipient, unconfirmed until ``user.verified`` (the welcome mail comes from
-    ``user.verification_requested``)."""
+    """A new recipient, unconfirmed until ``user.verified``, and the welcome mail with the
+    link that confirms the address (an event stored before it carried the link leaves the
+    welcome to the ``user.verification_requested`` that came with it)."""
     data = envelope.data
     if refused_as_erased(handling, envelope, data.user_id):
         return []
@@ -63,7 +64,10 @@ def on_user_registered(handling: Handling, envelope: Envelope[UserRegistered]) -
         changed_at=envelope.occurred_at,
     )
     logger.info("recipient stored", extra=about(envelope))
-    return []
+    if data.token is None or data.expires_at is None:
+        return []
+    welcome = Welcome(token=data.token, expires_at=data.expires_at)
+    return _queue_link_mail(handling, envelope, data.user_id, data.email, welcome)
 
 
 def on_user_updated(handling: Handling, envelope: Envelope[UserUpdated]) -> list[int]:
@@ -127,7 +131,8 @@ def on_user_deleted(handling: Handling, envelope: Envelope[UserDeleted]) -> list
 def on_user_verification_requested(
     handling: Handling, envelope: Envelope[UserVerificationRequested]
 ) -> list[int]:
-    """The welcome mail (``welcome``), or a new link to confirm the address."""
+    """A new link to confirm the address (or, in an event stored before
+    ``user.registered`` carried it, the welcome mail)."""
     data = envelope.data
     payload: MailKind
     if data.welcome:
@@ -159,10 +164,23 @@ def _link_mail(
     session = handling.session
     if refused_as_erased(handling, envelope, user_id):
         return []
-    # The events of one registration may be handled in any order: the mail may come first.
+    # Events are not ordered: this one may come before the account's user.registered.
     recipients.ensure_recipient(
         session, user_id=user_id, email=email, timezone=handling.settings.default_timezone
     )
+    return _queue_link_mail(handling, envelope, user_id, email, payload)
+
+
+def _queue_link_mail(
+    handling: Handling,
+    envelope: Envelope[Any],
+    user_id: uuid.UUID,
+    email: str,
+    payload: MailKind,
+) -> list[int]:
+    """Store the mail (once per idempotency key) for a recipient that exists; the ids of
+    the deliveries to send."""
+    session = handling.session
     delivery_id = deliveries.create_delivery(
         session,
         payload=payload,
