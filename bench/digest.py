@@ -37,11 +37,11 @@ from devsupport.network import free_port
 from devsupport.processes import stop_process
 from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from tracker_contracts.internal import MAX_SUMMARY_USERS
-from tracker_contracts.messaging import DIGEST_TASK, NOTIFIER_TASK_QUEUE
+from tracker_contracts.messaging import DIGEST_TASK, NOTIFIER_TICK_QUEUE, NOTIFIER_WORKER_QUEUES
 from tracker_notifier.config import Settings as NotifierSettings
 from tracker_notifier.digest.summaries import SummariesClient
 from tracker_runtime.database import libpq_dsn
-from tracker_runtime.kombu_topology import TASK_QUEUE
+from tracker_runtime.kombu_topology import TICK_QUEUE
 
 NAME = "digest"
 USERS = int(os.environ.get("BENCH_DIGEST_USERS", "100000"))
@@ -179,9 +179,9 @@ def _send_tick() -> None:
         app.send_task(
             DIGEST_TASK,
             kwargs={"at": AT.isoformat()},
-            queue=TASK_QUEUE,
-            exchange=TASK_QUEUE.exchange,
-            routing_key=NOTIFIER_TASK_QUEUE,
+            queue=TICK_QUEUE,
+            exchange=TICK_QUEUE.exchange,
+            routing_key=NOTIFIER_TICK_QUEUE,
         )
     finally:
         app.close()
@@ -250,7 +250,7 @@ def run() -> ScenarioReport:
         _generate()
         with psycopg.connect(libpq_dsn(NOTIFIER_DATABASE_URL)) as connection:
             connection.execute("TRUNCATE digest_claims, deliveries RESTART IDENTITY")
-        purge_queues(RABBITMQ_URL, [NOTIFIER_TASK_QUEUE])
+        purge_queues(RABBITMQ_URL, list(NOTIFIER_WORKER_QUEUES))
 
         with (
             uvicorn_service("digest-auth", "tracker_auth.main:create_app", environment) as auth,

@@ -39,7 +39,7 @@ from devsupport.processes import stop_process
 from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from scripts.mail_catcher import MailCatcher
 from tracker_auth.models import Base as AuthBase
-from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_TASK_QUEUE, TASKS_EVENTS
+from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_WORKER_QUEUES, TASKS_EVENTS
 from tracker_notifier.models import Base as NotifierBase
 from tracker_runtime.database import libpq_dsn
 from tracker_tasks.models import Base as TasksBase
@@ -215,7 +215,9 @@ def run() -> ScenarioReport:
         ):
             run_python_module(f"{service}.prestart", environment)
             truncate(url, metadata)
-        purge_queues(RABBITMQ_URL, [NOTIFIER_EVENTS.name, NOTIFIER_TASK_QUEUE, TASKS_EVENTS.name])
+        purge_queues(
+            RABBITMQ_URL, [NOTIFIER_EVENTS.name, *NOTIFIER_WORKER_QUEUES, TASKS_EVENTS.name]
+        )
 
         controller = Controller(catcher, hostname="127.0.0.1", port=smtp_port)
         controller.start()

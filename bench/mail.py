@@ -40,7 +40,7 @@ from devsupport.processes import stop_process
 from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from scripts.mail_catcher import MailCatcher
 from tracker_auth.db import Base as AuthBase
-from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_TASK_QUEUE
+from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_WORKER_QUEUES
 from tracker_notifier.db import Base as NotifierBase
 from tracker_runtime.database import libpq_dsn
 
@@ -117,7 +117,7 @@ def run() -> ScenarioReport:
         run_python_module("tracker_notifier.prestart", environment)
         truncate(AUTH_DATABASE_URL, AuthBase.metadata)
         truncate(NOTIFIER_DATABASE_URL, NotifierBase.metadata)
-        purge_queues(RABBITMQ_URL, [NOTIFIER_EVENTS.name, NOTIFIER_TASK_QUEUE])
+        purge_queues(RABBITMQ_URL, [NOTIFIER_EVENTS.name, *NOTIFIER_WORKER_QUEUES])
 
         controller = Controller(catcher, hostname="127.0.0.1", port=smtp_port)
         controller.start()

@@ -33,7 +33,8 @@ from devsupport.network import free_port
 from devsupport.processes import stop_process
 from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from scripts.mail_catcher import MailCatcher
-from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_TASK_QUEUE
+from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_WORKER_QUEUES
+from tracker_notifier.config import Settings as NotifierSettings
 from tracker_notifier.db import Base as NotifierBase
 from tracker_runtime.database import libpq_dsn
 
@@ -43,7 +44,12 @@ REMINDERS = int(os.environ.get("BENCH_REMINDERS_COUNT", "10000"))
 SPREAD_S = 60.0
 LEAD_S = float(os.environ.get("BENCH_REMINDERS_LEAD_S", "30"))
 """Seconds from seeding to the first reminder: time for the workers and beat to start."""
-CONCURRENCY = int(os.environ.get("BENCH_REMINDERS_CONCURRENCY", "2"))
+CONCURRENCY = int(
+    os.environ.get(
+        "BENCH_REMINDERS_CONCURRENCY", NotifierSettings.model_fields["concurrency"].default
+    )
+)
+"""Pool processes per worker: ``NOTIFIER_CONCURRENCY``'s default unless set."""
 WORKERS = 2
 SETTLE_S = 15.0
 """Seconds waited after the last mail, for duplicates to show up if there were any."""
@@ -177,7 +183,7 @@ def run() -> ScenarioReport:
     say("reminders: preparing the notifier bench database")
     run_python_module("tracker_notifier.prestart", environment)
     truncate(NOTIFIER_DATABASE_URL, NotifierBase.metadata)
-    purge_queues(RABBITMQ_URL, [NOTIFIER_EVENTS.name, NOTIFIER_TASK_QUEUE])
+    purge_queues(RABBITMQ_URL, [NOTIFIER_EVENTS.name, *NOTIFIER_WORKER_QUEUES])
     step = SPREAD_S / REMINDERS
     start = datetime.now(UTC) + timedelta(seconds=LEAD_S)
     say(f"reminders: seeding {USERS} people and {REMINDERS} reminders due over {SPREAD_S:.0f} s")

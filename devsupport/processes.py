@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tracker_contracts.messaging import NOTIFIER_TASK_QUEUE
+from tracker_contracts.messaging import NOTIFIER_WORKER_QUEUES
 
 
 def spawn(
@@ -37,12 +37,14 @@ def spawn(
         )
 
 
-def notifier_worker_command(*, concurrency: int, name: str) -> list[str]:
-    """The notifier's Celery worker on its task queue, as `make dev` runs it; ``name`` is
-    the node name (``%h`` stands for the host)."""
+def notifier_worker_command(*, concurrency: int | None = None, name: str) -> list[str]:
+    """The notifier's Celery worker on its queues, as `make dev` runs it (with
+    ``concurrency`` pool processes instead of ``NOTIFIER_CONCURRENCY``'s, if given);
+    ``name`` is the node name (``%h`` stands for the host)."""
+    pool = [f"--concurrency={concurrency}"] if concurrency else []
     return [
         *(sys.executable, "-m", "celery", "-A", "tracker_notifier.worker", "worker"),
-        *(f"--concurrency={concurrency}", "-Q", NOTIFIER_TASK_QUEUE, "-n", name),
+        *(*pool, "-Q", ",".join(NOTIFIER_WORKER_QUEUES), "-n", name),
         *("--without-mingle", "--without-gossip", "--without-heartbeat"),
     ]
 

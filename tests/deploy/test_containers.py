@@ -40,7 +40,7 @@ from tests.deploy.dockerfile import context_files, read_dockerignore
 from tests.deploy.project import ROOT, service_names
 from tests.deploy.test_compose import local_env
 from tests.support import run
-from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_TASK_QUEUE, TASKS_EVENTS
+from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_WORKER_QUEUES, TASKS_EVENTS
 
 DATABASE_SUFFIX = f"_compose_{run.RUN_ID}"
 VHOST = run.vhost("tracker-compose")
@@ -243,7 +243,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     localize = Localizer(images, ports, rabbitmq)
 
     ensure_rabbitmq_vhost(rabbitmq)
-    purge_queues(rabbitmq, [NOTIFIER_EVENTS.name, NOTIFIER_TASK_QUEUE, TASKS_EVENTS.name])
+    purge_queues(rabbitmq, [NOTIFIER_EVENTS.name, *NOTIFIER_WORKER_QUEUES, TASKS_EVENTS.name])
 
     # PostgreSQL as on its first start: no databases, then the init script.
     postgres = localize("postgres", compose.environment_of(services["postgres"]))

@@ -5,7 +5,13 @@ import logging
 
 from celery import signals
 
-from tracker_contracts.messaging import NOTIFIER_TASK_QUEUE
+from tracker_contracts.messaging import (
+    DIGEST_TASK,
+    NOTIFIER_TASK_QUEUE,
+    NOTIFIER_TICK_QUEUE,
+    REMINDERS_TASK,
+    SEND_DELIVERIES_TASK,
+)
 from tracker_runtime.celery_app import celery_app, log_through_runtime
 from tracker_runtime.settings import ProcessSettings, ServiceSettings
 
@@ -16,6 +22,14 @@ def test_the_app_has_the_shared_configuration_and_its_own() -> None:
     assert app.conf.task_default_queue == NOTIFIER_TASK_QUEUE
     assert app.conf.worker_hijack_root_logger is False
     assert app.conf.task_time_limit == 12
+
+
+def test_the_ticks_are_routed_apart_from_the_mails() -> None:
+    app = celery_app("example", ServiceSettings())
+    route = app.amqp.router.route
+    for tick in (DIGEST_TASK, REMINDERS_TASK):
+        assert route({}, tick)["queue"].name == NOTIFIER_TICK_QUEUE
+    assert route({}, SEND_DELIVERIES_TASK)["queue"].name == NOTIFIER_TASK_QUEUE
 
 
 def test_logging_is_configured_when_celery_sets_it_up() -> None:

@@ -19,7 +19,7 @@ from tracker_notifier.db import Base, Database, new_engine
 from tracker_notifier.deliveries.service import DeliverySender
 from tracker_notifier.mail.smtp import Mailer, SmtpConfig
 from tracker_notifier.prestart import MIGRATIONS
-from tracker_runtime.kombu_topology import TASK_DEAD_LETTER_QUEUE, TASK_QUEUE, declare_topology
+from tracker_runtime.kombu_topology import TASK_QUEUES, declare_topology
 from tracker_runtime.migrations import prepare
 
 from .support import SmtpServer, WorkerProcess, broker, purge, queue_consumers
@@ -124,8 +124,7 @@ def fresh_queues() -> None:
     purge(
         NOTIFIER_EVENTS.name,
         NOTIFIER_EVENTS.dead_letter_queue,
-        TASK_QUEUE.name,
-        TASK_DEAD_LETTER_QUEUE.name,
+        *(queue.name for queue in TASK_QUEUES),
     )
 
 

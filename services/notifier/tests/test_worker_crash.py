@@ -1,8 +1,8 @@
 """A worker killed, or cut off from its database, in the middle of sending a mail."""
 
+from tracker_contracts.messaging import NOTIFIER_TASKS
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import DeliveryStatus
-from tracker_runtime.kombu_topology import TASK_DEAD_LETTER_QUEUE
 
 from .conftest import Workers
 from .support import (
@@ -75,4 +75,4 @@ def test_a_mail_accepted_while_the_database_dropped_is_recorded_sent_once(
     log = worker.log_text()
     assert "mail accepted but not recorded" in log
     assert "recorded an accepted mail as sent" in log
-    assert take_messages(TASK_DEAD_LETTER_QUEUE.name) == []
+    assert take_messages(NOTIFIER_TASKS.dead_letter_queue) == []

@@ -1,7 +1,7 @@
-"""Fixtures: the notifier's task queue in a RabbitMQ virtual host of the scheduler tests'
-own, declared as the notifier declares it and emptied before every test.
+"""Fixtures: the notifier's queue for ticks in a RabbitMQ virtual host of the scheduler
+tests' own, declared as the notifier declares it and emptied before every test.
 
-Another test stack runs notifier workers on ``notifier.tasks`` in the shared test virtual
+Another test stack runs notifier workers on ``notifier.ticks`` in the shared test virtual
 host; they would take the ticks these tests send, so the scheduler tests never use it.
 """
 
@@ -13,7 +13,7 @@ import pytest
 from kombu.connection import Connection
 
 from devsupport.rabbitmq import ensure_rabbitmq_vhost
-from tracker_runtime.kombu_topology import TASK_QUEUE, declare_topology
+from tracker_runtime.kombu_topology import TICK_QUEUE, declare_topology
 
 SCHEDULER_RABBITMQ_URL = os.environ["SCHEDULER_TEST_RABBITMQ_URL"]
 
@@ -31,28 +31,28 @@ def rabbitmq_url() -> str:
 
 @pytest.fixture
 def task_queue(rabbitmq_url: str) -> str:
-    """The notifier's task queue, declared by the notifier's own code, and empty."""
+    """The notifier's queue for ticks, declared by the notifier's own code, and empty."""
     with broker(rabbitmq_url) as connection:
         declare_topology(connection.default_channel)
-        connection.default_channel.queue_purge(TASK_QUEUE.name)
-    return TASK_QUEUE.name
+        connection.default_channel.queue_purge(TICK_QUEUE.name)
+    return TICK_QUEUE.name
 
 
 def take_message(url: str, *, timeout: float = 10.0) -> Any:
-    """The next message on the task queue, removed from it; fails after ``timeout``."""
+    """The next message on the queue for ticks, removed from it; fails after ``timeout``."""
     deadline = time.monotonic() + timeout
     with broker(url) as connection:
-        queue = TASK_QUEUE(connection.default_channel)
+        queue = TICK_QUEUE(connection.default_channel)
         while True:
             message = queue.get(no_ack=True, accept=["json"])
             if message is not None:
                 return message
             if time.monotonic() > deadline:
-                raise AssertionError(f"no message on {TASK_QUEUE.name} after {timeout:.0f}s")
+                raise AssertionError(f"no message on {TICK_QUEUE.name} after {timeout:.0f}s")
             time.sleep(0.05)
 
 
 def queue_depth(url: str) -> int:
     with broker(url) as connection:
-        _, messages, _ = connection.default_channel.queue_declare(TASK_QUEUE.name, passive=True)
+        _, messages, _ = connection.default_channel.queue_declare(TICK_QUEUE.name, passive=True)
         return int(messages)

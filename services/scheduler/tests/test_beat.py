@@ -1,4 +1,4 @@
-"""Beat sends the digest tick by name to the notifier's task queue, on the real broker."""
+"""Beat sends the ticks by name to the notifier's queue for ticks, on the real broker."""
 
 import os
 import signal
@@ -19,11 +19,12 @@ from tracker_contracts.messaging import (
     DEAD_LETTER_EXCHANGE,
     DELIVERY_LIMIT,
     DIGEST_TASK,
-    NOTIFIER_TASK_QUEUE,
+    NOTIFIER_TASK_EXCHANGE,
+    NOTIFIER_TICK_QUEUE,
+    NOTIFIER_TICKS,
     REMINDERS_TASK,
 )
-from tracker_runtime.kombu_topology import TASK_QUEUE as NOTIFIER_TASK_QUEUE_DECLARATION
-from tracker_runtime.kombu_topology import TASK_QUEUE_ARGUMENTS
+from tracker_runtime.kombu_topology import TICK_QUEUE as NOTIFIER_TICK_QUEUE_DECLARATION
 from tracker_scheduler.beat import DIGEST_ENTRY, REMINDERS_ENTRY, DigestScheduler, create_app
 from tracker_scheduler.config import Settings
 
@@ -74,8 +75,8 @@ def assert_is_a_digest_tick(message: Any, sent_at: datetime) -> None:
     assert message.headers["task"] == DIGEST_TASK
     assert message.content_type == "application/json"
     assert message.properties["delivery_mode"] == 2  # persistent
-    assert message.delivery_info["exchange"] == NOTIFIER_TASK_QUEUE
-    assert message.delivery_info["routing_key"] == NOTIFIER_TASK_QUEUE
+    assert message.delivery_info["exchange"] == NOTIFIER_TASK_EXCHANGE
+    assert message.delivery_info["routing_key"] == NOTIFIER_TICK_QUEUE
 
     args, kwargs, _embed = message.payload
     assert args == []
@@ -147,7 +148,7 @@ def test_the_reminders_tick_goes_every_interval_by_name_with_its_horizon(
 
     message = take_message(rabbitmq_url)
     assert message.headers["task"] == REMINDERS_TASK
-    assert message.delivery_info["routing_key"] == NOTIFIER_TASK_QUEUE
+    assert message.delivery_info["routing_key"] == NOTIFIER_TICK_QUEUE
     args, kwargs, _embed = message.payload
     assert args == []
     assert kwargs["horizon"] == 2 * REMINDER_INTERVAL
@@ -180,14 +181,14 @@ def test_the_tick_is_sent_to_the_queue_the_notifier_declared(
 
     take_message(rabbitmq_url)
     with broker(rabbitmq_url) as connection:
-        NOTIFIER_TASK_QUEUE_DECLARATION(connection.default_channel).declare()
+        NOTIFIER_TICK_QUEUE_DECLARATION(connection.default_channel).declare()
 
 
 EXPECTED_ARGUMENTS = {
     "x-queue-type": "quorum",
     "x-delivery-limit": DELIVERY_LIMIT,
     "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-    "x-dead-letter-routing-key": NOTIFIER_TASK_QUEUE,
+    "x-dead-letter-routing-key": NOTIFIER_TICK_QUEUE,
 }
 
 
@@ -197,20 +198,20 @@ def test_a_scheduler_that_starts_first_declares_the_queue_as_the_notifier_does(
     """Beat may run before any notifier worker did: it declares the quorum queue itself,
     with the arguments the notifier then declares without conflict."""
     with broker(rabbitmq_url) as connection:
-        connection.default_channel.queue_delete(NOTIFIER_TASK_QUEUE)
+        connection.default_channel.queue_delete(NOTIFIER_TICK_QUEUE)
 
     send_tick(scheduler)
 
     assert queue_depth(rabbitmq_url) == 1
     with broker(rabbitmq_url) as connection:
-        NOTIFIER_TASK_QUEUE_DECLARATION(connection.default_channel).declare()
-        Queue(NOTIFIER_TASK_QUEUE, durable=True, queue_arguments=EXPECTED_ARGUMENTS)(
+        NOTIFIER_TICK_QUEUE_DECLARATION(connection.default_channel).declare()
+        Queue(NOTIFIER_TICK_QUEUE, durable=True, queue_arguments=EXPECTED_ARGUMENTS)(
             connection.channel()
         ).declare()
         # The broker does compare the arguments: a classic queue of that name is refused.
         with pytest.raises(connection.channel_errors, match="PRECONDITION_FAILED"):
             Queue(
-                NOTIFIER_TASK_QUEUE,
+                NOTIFIER_TICK_QUEUE,
                 durable=True,
                 queue_arguments={**EXPECTED_ARGUMENTS, "x-queue-type": "classic"},
             )(connection.channel()).declare()
@@ -218,8 +219,8 @@ def test_a_scheduler_that_starts_first_declares_the_queue_as_the_notifier_does(
 
 
 def test_the_notifiers_declaration_is_the_contracts() -> None:
-    assert NOTIFIER_TASK_QUEUE_DECLARATION.name == NOTIFIER_TASK_QUEUE
-    assert TASK_QUEUE_ARGUMENTS == EXPECTED_ARGUMENTS
+    assert NOTIFIER_TICK_QUEUE_DECLARATION.name == NOTIFIER_TICK_QUEUE
+    assert NOTIFIER_TICKS.queue_arguments == EXPECTED_ARGUMENTS
 
 
 def test_the_scheduler_imports_no_notifier_code() -> None:

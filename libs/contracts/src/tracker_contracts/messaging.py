@@ -14,7 +14,8 @@ still finds the consumer's queue.
 - ``tracker.dead-letter`` (direct): where a consumer's queue sends messages it rejects or
   that exceeded the delivery limit; routing key = the queue's name, one dead-letter queue
   per consumer queue.
-- ``notifier.tasks`` (topic) and its queue: the notifier's Celery tasks, sent by name.
+- ``notifier.tasks`` (topic) and its two queues: the notifier's Celery tasks, sent by name,
+  and apart from them the ticks (``notifier.ticks``), which never wait behind mails.
 
 The names and arguments here are pinned: RabbitMQ refuses to redeclare a queue with other
 arguments (PRECONDITION_FAILED).
@@ -149,6 +150,16 @@ NOTIFIER_TASKS = ConsumerQueue(name=NOTIFIER_TASK_QUEUE)
 queue, like the consumer queues, bound to no event. Whoever sends to it declares it with
 exactly these arguments (RabbitMQ refuses a declaration that differs)."""
 
+NOTIFIER_TICK_QUEUE = "notifier.ticks"
+NOTIFIER_TICKS = ConsumerQueue(name=NOTIFIER_TICK_QUEUE)
+"""The ticks (:data:`DIGEST_TASK`, :data:`REMINDERS_TASK`), on the same exchange and
+declared like :data:`NOTIFIER_TASKS`: on a queue of their own, a tick reaches a worker at
+once instead of after every mail queued before it (a digest night's batches, the mails of
+a minute's reminders), so that reminders fire on time while the senders are busy."""
+
+NOTIFIER_WORKER_QUEUES = (NOTIFIER_TICK_QUEUE, NOTIFIER_TASK_QUEUE)
+"""The queues a notifier worker consumes (its ``-Q``)."""
+
 DIGEST_TASK = "tracker_notifier.digest"
 """The nightly digest tick, sent by the scheduler. Keyword arguments: ``at``, the tick's
 instant (ISO 8601 with an offset); ``request``, an optional request id for the logs."""
@@ -209,7 +220,8 @@ QUEUES: tuple[QueueDeclaration, ...] = (
     ),
 )
 """Every durable queue on the events side with its bindings (the Celery task queue is
-declared by ``tracker_runtime.kombu_topology`` from :data:`NOTIFIER_TASKS`)."""
+declared by ``tracker_runtime.kombu_topology`` from :data:`NOTIFIER_TASKS` and
+:data:`NOTIFIER_TICKS`)."""
 
 __all__ = [
     "CONSUMER_QUEUES",
@@ -223,6 +235,9 @@ __all__ = [
     "NOTIFIER_TASKS",
     "NOTIFIER_TASK_EXCHANGE",
     "NOTIFIER_TASK_QUEUE",
+    "NOTIFIER_TICKS",
+    "NOTIFIER_TICK_QUEUE",
+    "NOTIFIER_WORKER_QUEUES",
     "QUEUES",
     "REMINDERS_TASK",
     "RETIRED_QUEUES",

@@ -4,10 +4,11 @@ Built only from ``tracker_contracts.messaging``, with the same types, durability
 FastAPI services declare through aio-pika: RabbitMQ refuses a declaration that differs
 (PRECONDITION_FAILED), so nothing here may add to it.
 
-The notifier's Celery task queue is a quorum queue like the consumer queues (its arguments
-come from the same contract), so a task that kills its worker every time is dead-lettered
-after ``DELIVERY_LIMIT`` deliveries instead of looping. The scheduler sends to the same
-queue and must declare it identically, which is why both take it from here.
+The notifier's Celery task queues (its tasks, and its ticks apart) are quorum queues like
+the consumer queues (their arguments come from the same contract), so a task that kills its
+worker every time is dead-lettered after ``DELIVERY_LIMIT`` deliveries instead of looping.
+The scheduler sends to the same queues and must declare them identically, which is why
+both take them from here.
 """
 
 from typing import Any
@@ -16,11 +17,15 @@ from kombu.entity import Exchange, Queue, binding
 
 from tracker_contracts.messaging import (
     DEAD_LETTER_EXCHANGE,
+    DIGEST_TASK,
     EXCHANGES,
     NOTIFIER_TASK_EXCHANGE,
     NOTIFIER_TASK_QUEUE,
     NOTIFIER_TASKS,
+    NOTIFIER_TICK_QUEUE,
+    NOTIFIER_TICKS,
     QUEUES,
+    REMINDERS_TASK,
     RETIRED_QUEUES,
     ConsumerQueue,
     ExchangeDeclaration,
@@ -69,23 +74,42 @@ def consumer_queue(queue: ConsumerQueue) -> Queue:
 
 TASK_QUEUE_ARGUMENTS = NOTIFIER_TASKS.queue_arguments
 TASK_EXCHANGE = Exchange(NOTIFIER_TASK_EXCHANGE, type="topic", durable=True)
-TASK_QUEUE = Queue(
-    NOTIFIER_TASK_QUEUE,
-    TASK_EXCHANGE,
-    routing_key=NOTIFIER_TASK_QUEUE,
-    durable=True,
-    queue_arguments=TASK_QUEUE_ARGUMENTS,
-)
-TASK_DEAD_LETTER_QUEUE = Queue(
-    NOTIFIER_TASKS.dead_letter_queue,
-    EXCHANGES_BY_NAME[DEAD_LETTER_EXCHANGE],
-    routing_key=NOTIFIER_TASK_QUEUE,
-    durable=True,
-    queue_arguments={"x-queue-type": "classic"},
-)
 
-TASK_QUEUES: tuple[Queue, ...] = (TASK_QUEUE, TASK_DEAD_LETTER_QUEUE)
-"""The notifier's task queue and its dead-letter queue."""
+
+def _task_queue(queue: ConsumerQueue) -> Queue:
+    """A Celery task queue on the task exchange, routing key = its name."""
+    return Queue(
+        queue.name,
+        TASK_EXCHANGE,
+        routing_key=queue.name,
+        durable=True,
+        queue_arguments=queue.queue_arguments,
+    )
+
+
+def _task_dead_letter_queue(queue: ConsumerQueue) -> Queue:
+    return Queue(
+        queue.dead_letter_queue,
+        EXCHANGES_BY_NAME[DEAD_LETTER_EXCHANGE],
+        routing_key=queue.name,
+        durable=True,
+        queue_arguments={"x-queue-type": "classic"},
+    )
+
+
+TASK_QUEUE = _task_queue(NOTIFIER_TASKS)
+TICK_QUEUE = _task_queue(NOTIFIER_TICKS)
+TASK_QUEUES: tuple[Queue, ...] = (
+    TASK_QUEUE,
+    _task_dead_letter_queue(NOTIFIER_TASKS),
+    TICK_QUEUE,
+    _task_dead_letter_queue(NOTIFIER_TICKS),
+)
+"""The notifier's task queues and their dead-letter queues."""
+
+TICK_ROUTE = {"queue": NOTIFIER_TICK_QUEUE, "routing_key": NOTIFIER_TICK_QUEUE}
+TASK_ROUTES = {DIGEST_TASK: TICK_ROUTE, REMINDERS_TASK: TICK_ROUTE}
+"""The ticks go to their own queue; every other task to the default one."""
 
 
 def declare_topology(channel: Any) -> None:
@@ -100,14 +124,15 @@ def declare_topology(channel: Any) -> None:
 
 
 def task_queue_settings(broker_url: str) -> dict[str, Any]:
-    """Celery settings for an app that sends to (or works) the notifier's task queue: the
-    queue as declared above, JSON only, and a confirm for every publish, so that "sent"
-    means "stored by RabbitMQ"."""
+    """Celery settings for an app that sends to (or works) the notifier's task queues: the
+    queues as declared above, the ticks routed to theirs, JSON only, and a confirm for
+    every publish, so that "sent" means "stored by RabbitMQ"."""
     return {
         "broker_url": broker_url,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": {"confirm_publish": True},
-        "task_queues": [TASK_QUEUE],
+        "task_queues": [TASK_QUEUE, TICK_QUEUE],
+        "task_routes": TASK_ROUTES,
         "task_default_queue": NOTIFIER_TASK_QUEUE,
         "task_default_exchange": NOTIFIER_TASK_EXCHANGE,
         "task_default_exchange_type": "topic",

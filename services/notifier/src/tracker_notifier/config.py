@@ -64,6 +64,14 @@ class Settings(ServiceSettings):
         "task-tracker <no-reply@localhost>"
     )
 
+    concurrency: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="Worker pool processes. Sending mail waits on the SMTP server and the "
+            "database far more than it computes, so more processes than cores pay off.",
+        ),
+    ] = 4
     events_prefetch: Annotated[
         int, Field(ge=1, description="Unacknowledged events the consumer step may hold.")
     ] = 16

@@ -1,7 +1,10 @@
-"""The notifier's Celery app: ``celery -A tracker_notifier.worker worker -Q notifier.tasks``.
+"""The notifier's Celery app:
+``celery -A tracker_notifier.worker worker -Q notifier.ticks,notifier.tasks``.
 
-The worker runs the tasks of ``tracker_notifier.tasks`` from its own task queue and, through
-a consumer step, receives events from ``notifier.events`` (see ``events.consumer``).
+The worker runs the tasks of ``tracker_notifier.tasks`` from its own queues (the ticks
+apart from the rest, see ``tracker_contracts.messaging``) with ``NOTIFIER_CONCURRENCY``
+pool processes and, through a consumer step, receives events from ``notifier.events``
+(see ``events.consumer``).
 """
 
 from typing import Any
@@ -32,6 +35,7 @@ def create_app(settings: Settings) -> Celery:
         task_acks_on_failure_or_timeout=False,
         task_time_limit=TASK_TIME_LIMIT,
         worker_prefetch_multiplier=1,
+        worker_concurrency=settings.concurrency,
         worker_cancel_long_running_tasks_on_connection_loss=True,
     )
     app.steps["consumer"].add(EventsConsumerStep)

@@ -7,8 +7,9 @@ instant and a horizon of two intervals, within which the notifier arranges its o
 at the instants reminders fall due; no notifier code is imported. A reminders tick expires
 after one interval: the next one does what it would have.
 
-The digest tick goes to the notifier's quorum task queue, declared exactly as the
-notifier declares it, and expires after ``SCHEDULER_TICK_EXPIRES``: ticks that piled up
+The ticks go to the notifier's quorum queue for ticks (``notifier.ticks``, apart from the
+mails, so that they never wait behind them), declared exactly as the notifier declares it.
+The digest tick expires after ``SCHEDULER_TICK_EXPIRES``: ticks that piled up
 while no worker ran are dropped, and the first fresh one catches up on them (the notifier
 sends every digest whose day ended within its grace period).
 """
@@ -20,9 +21,9 @@ from pathlib import Path
 from celery import Celery
 from celery.beat import BeatLazyFunc, PersistentScheduler
 
-from tracker_contracts.messaging import DIGEST_TASK, NOTIFIER_TASK_QUEUE, REMINDERS_TASK
+from tracker_contracts.messaging import DIGEST_TASK, NOTIFIER_TICK_QUEUE, REMINDERS_TASK
 from tracker_runtime.celery_app import celery_app, log_through_runtime
-from tracker_runtime.kombu_topology import TASK_QUEUE
+from tracker_runtime.kombu_topology import TICK_QUEUE
 from tracker_scheduler.config import Settings, get_settings, parse_cron
 
 logger = logging.getLogger("tracker.scheduler")
@@ -46,9 +47,9 @@ class DigestScheduler(PersistentScheduler):  # type: ignore[misc]
 
 def create_app(settings: Settings) -> Celery:
     to_notifier = {
-        "queue": TASK_QUEUE,
-        "exchange": TASK_QUEUE.exchange,
-        "routing_key": NOTIFIER_TASK_QUEUE,
+        "queue": TICK_QUEUE,
+        "exchange": TICK_QUEUE.exchange,
+        "routing_key": NOTIFIER_TICK_QUEUE,
     }
     return celery_app(
         "tracker_scheduler",
