@@ -28,7 +28,7 @@ from sqlalchemy import select, text
 from devsupport.network import free_port
 from devsupport.processes import notifier_worker_command, spawn, stop_process
 from scripts.mail_catcher import MailCatcher
-from tracker_contracts import Envelope, EventData, UserVerificationRequested
+from tracker_contracts import Envelope, EventData, UserRegistered
 from tracker_contracts.messaging import EVENTS_EXCHANGE
 from tracker_notifier.config import Settings
 from tracker_notifier.db import Database
@@ -80,6 +80,8 @@ class Script:
     hold: set[str] = field(default_factory=set)
     """Keep the data of the next message to one of these waiting (no reply) until
     :meth:`SmtpServer.release`."""
+    slow: float = 0.0
+    """Seconds to wait before answering the data of every message: a busy server."""
 
 
 class ScriptedMailCatcher(MailCatcher):
@@ -126,8 +128,11 @@ class ScriptedMailCatcher(MailCatcher):
                 self.deferred.append(deferred)
             hold = bool(recipients & self.script.hold)
             self.script.hold -= recipients
+            slow = self.script.slow
         if deferred is not None:
             return "451 4.3.0 Try again later"
+        if slow:
+            await asyncio.sleep(slow)
         if hold:
             self.released.clear()
             self.data_held.set()
@@ -226,14 +231,15 @@ def handle(database: Database, envelope: Envelope[EventData], settings: Settings
 
 
 def welcome_requested(email: str, *, token: str | None = None) -> Envelope[EventData]:
-    """The welcome mail a registration asks for (a new user, with a fresh link)."""
+    """The registration of a new user, which asks for their welcome mail (with a fresh
+    link)."""
     return Envelope.wrap(
-        UserVerificationRequested(
+        UserRegistered(
             user_id=uuid.uuid4(),
             email=email,
+            timezone="UTC",
             token=token or secrets.token_urlsafe(32),
             expires_at=datetime.now(UTC) + timedelta(days=2),
-            welcome=True,
         )
     )
 
@@ -378,14 +384,21 @@ def delivery_to(database: Database, address: str) -> Delivery:
 
 
 def wait_for_status(
-    database: Database, worker: WorkerProcess, address: str, status: DeliveryStatus
+    database: Database,
+    worker: WorkerProcess,
+    address: str,
+    status: DeliveryStatus,
+    *,
+    timeout: float = WAIT_SECONDS,
 ) -> Delivery:
     def reached() -> Delivery | None:
         row = delivery_to_or_none(database, address)
         return row if row is not None and row.status is status else None
 
     return wait_for(
-        reached, what=f"the delivery to {address} to be {status}; worker log:\n{worker.tail()}"
+        reached,
+        timeout=timeout,
+        what=f"the delivery to {address} to be {status}; worker log:\n{worker.tail()}",
     )
 
 

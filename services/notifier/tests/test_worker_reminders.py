@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from devsupport.processes import spawn, stop_process
 from tests.support.events import task_deleted, task_event, user_registered, user_verified_state
@@ -26,6 +27,7 @@ from .support import (
     unique,
     wait_for,
     wait_for_status,
+    welcome_requested,
 )
 
 INTERVAL = 3
@@ -169,3 +171,43 @@ def test_a_worker_killed_mid_send_of_a_reminder_sends_it_still_once_ever(
     assert 1 <= len(copies) <= 2
     assert len({mail.message["Message-ID"] for mail in copies}) == 1
     assert delivery_to(database, address).attempts == 2
+
+
+def test_a_reminder_fires_on_time_while_mail_waits_for_the_senders(
+    workers: Workers, beats: Beats, smtp: SmtpServer, database: Database
+) -> None:
+    """The ticks have a queue of their own: the tick that fires a reminder does not wait
+    behind the mails already queued for the senders (here a slow server and one pool
+    process: a backlog of about 15 seconds)."""
+    worker = workers.start()
+    address = unique("punctual")
+    user_id = someone(address)
+    reminder_at = datetime.now(UTC) + timedelta(seconds=10)
+    publish_event(task_event(uuid.uuid4(), user_id, title="Punctual", reminder_at=reminder_at))
+    wait_for(
+        lambda: reminders_of(database, user_id) == 1,
+        timeout=20,
+        what=f"the reminder in the projection; worker log:\n{worker.tail()}",
+    )
+    smtp.catcher.script.slow = 0.25
+    backlog = [unique(f"backlog{number}") for number in range(60)]
+    for other in backlog:
+        publish_event(welcome_requested(other))
+    beats.start()
+
+    fired = wait_for_status(database, worker, address, DeliveryStatus.SENT, timeout=90)
+
+    lateness = (fired.created_at - reminder_at).total_seconds()
+    welcomed = [smtp.catcher.mails_to(other) for other in backlog]
+    assert all(welcomed)  # the backlog went out too, before the reminder's mail
+    last_welcome = max(mails[0].received_at for mails in welcomed)
+    assert fired.created_at < last_welcome, "the reminder fired only after the backlog"
+    assert 0 <= lateness < 3, f"fired {lateness:.1f} s after its instant"
+
+
+def reminders_of(database: Database, user_id: uuid.UUID) -> int:
+    with database.transaction() as session:
+        count = session.execute(
+            text("SELECT count(*) FROM reminders WHERE user_id = :user"), {"user": user_id}
+        ).scalar_one()
+    return int(count)
