@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg
 from celery import Celery
 
+from bench.database import AUTH, NOTIFIER, TASKS
 from bench.progress import say
 from bench.report import ScenarioReport
 from bench.services import (
@@ -51,9 +52,9 @@ AT = datetime(2026, 11, 24, 0, 1, tzinfo=UTC)
 DAY_START = datetime(2026, 11, 23, tzinfo=UTC)
 ZONES = ("UTC", "Europe/London", "Europe/Lisbon", "Africa/Abidjan", "Atlantic/Reykjavik")
 """Zones at UTC+0 in November: one window, several zones, as a real night has."""
-AUTH_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_auth_bench"
-TASKS_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_tasks_bench"
-NOTIFIER_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tracker_notifier_bench"
+AUTH_DATABASE_URL = AUTH.url
+TASKS_DATABASE_URL = TASKS.url
+NOTIFIER_DATABASE_URL = NOTIFIER.url
 TIMEOUT_S = 1800
 GOALS = {"total_s_below": 600, "peak_memory_mb_below": 300, "summaries_users_per_s_at_least": 2000}
 

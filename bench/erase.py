@@ -14,40 +14,20 @@ says so.
 
 import asyncio
 import os
-import tempfile
 import time
 
 import asyncpg
 import httpx
-from aiosmtpd.controller import Controller
 
-from bench.database import truncate
+from bench.database import AUTH, NOTIFIER, TASKS
 from bench.progress import say
 from bench.report import ScenarioReport, percentile
-from bench.services import (
-    RABBITMQ_URL,
-    RESULTS,
-    ServiceError,
-    registering_environment,
-    run_python_module,
-    start_notifier_worker,
-    uvicorn_service,
-)
+from bench.services import ServiceError, mailing_stack, uvicorn_service
 from devsupport.accounts import PASSWORD, Account, bearer, new_email, register
-from devsupport.network import free_port
-from devsupport.processes import stop_process
-from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from scripts.mail_catcher import MailCatcher
-from tracker_auth.models import Base as AuthBase
-from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_WORKER_QUEUES, TASKS_EVENTS
-from tracker_notifier.models import Base as NotifierBase
 from tracker_runtime.database import libpq_dsn
-from tracker_tasks.models import Base as TasksBase
 
 NAME = "erase"
-AUTH_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_auth_bench"
-TASKS_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_tasks_bench"
-NOTIFIER_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tracker_notifier_bench"
 USERS = int(os.environ.get("BENCH_ERASE_USERS", "200"))
 RATE = float(os.environ.get("BENCH_ERASE_RATE", "10"))
 TASKS_PER_USER = 5
@@ -167,8 +147,8 @@ async def _measure(
     answered: dict[str, float] = {}
     say(f"erase: deleting them at {RATE:.0f} per second")
     watching = [
-        asyncio.create_task(_watch(TASKS_DATABASE_URL, TASKS_LEFT, ids, answered)),
-        asyncio.create_task(_watch(NOTIFIER_DATABASE_URL, NOTIFIER_LEFT, ids, answered)),
+        asyncio.create_task(_watch(TASKS.url, TASKS_LEFT, ids, answered)),
+        asyncio.create_task(_watch(NOTIFIER.url, NOTIFIER_LEFT, ids, answered)),
     ]
     await _delete_steadily(auth_url, accounts, answered)
     tasks_gone, notifier_gone = await asyncio.gather(*watching)
@@ -197,48 +177,19 @@ def _ms(values: list[float]) -> dict[str, float | None]:
 
 
 def run() -> ScenarioReport:
-    ensure_rabbitmq_vhost(RABBITMQ_URL)
     catcher = CountingCatcher()
-    smtp_port = free_port()
-    with tempfile.TemporaryDirectory(prefix="bench-erase-") as keys_dir:
-        environment = {
-            **registering_environment(keys_dir, smtp_port),
-            "AUTH_DATABASE_URL": AUTH_DATABASE_URL,
-            "TASKS_DATABASE_URL": TASKS_DATABASE_URL,
-            "NOTIFIER_DATABASE_URL": NOTIFIER_DATABASE_URL,
-        }
-        say("erase: preparing the auth, tasks and notifier bench databases")
-        for service, url, metadata in (
-            ("tracker_auth", AUTH_DATABASE_URL, AuthBase.metadata),
-            ("tracker_tasks", TASKS_DATABASE_URL, TasksBase.metadata),
-            ("tracker_notifier", NOTIFIER_DATABASE_URL, NotifierBase.metadata),
-        ):
-            run_python_module(f"{service}.prestart", environment)
-            truncate(url, metadata)
-        purge_queues(
-            RABBITMQ_URL, [NOTIFIER_EVENTS.name, *NOTIFIER_WORKER_QUEUES, TASKS_EVENTS.name]
+    with (
+        mailing_stack(NAME, catcher, [AUTH, TASKS, NOTIFIER], concurrency=CONCURRENCY) as env,
+        uvicorn_service("erase-auth", "tracker_auth.main:create_app", env) as auth,
+        uvicorn_service(
+            "erase-tasks",
+            "tracker_tasks.main:create_app",
+            {**env, "TASKS_JWKS_URL": auth.url("/.well-known/jwks.json")},
+        ) as tasks,
+    ):
+        answered, tasks_gone, notifier_gone, floor = asyncio.run(
+            _measure(auth.base_url, tasks.base_url, catcher)
         )
-
-        controller = Controller(catcher, hostname="127.0.0.1", port=smtp_port)
-        controller.start()
-        worker = start_notifier_worker(
-            environment, RESULTS / "erase-worker.log", concurrency=CONCURRENCY, name="erase-bench"
-        )
-        try:
-            with (
-                uvicorn_service("erase-auth", "tracker_auth.main:create_app", environment) as auth,
-                uvicorn_service(
-                    "erase-tasks",
-                    "tracker_tasks.main:create_app",
-                    {**environment, "TASKS_JWKS_URL": auth.url("/.well-known/jwks.json")},
-                ) as tasks,
-            ):
-                answered, tasks_gone, notifier_gone, floor = asyncio.run(
-                    _measure(auth.base_url, tasks.base_url, catcher)
-                )
-        finally:
-            stop_process(worker, timeout=20)
-            controller.stop()
 
     in_tasks = [tasks_gone[u] - answered[u] for u in answered if u in tasks_gone]
     in_notifier = [notifier_gone[u] - answered[u] for u in answered if u in notifier_gone]

@@ -13,45 +13,24 @@ worker being measured); the output says so.
 import asyncio
 import os
 import statistics
-import tempfile
 import time
 from typing import Any
 
 import asyncpg
 import httpx
-from aiosmtpd.controller import Controller
 
-from bench.database import truncate
+from bench.database import AUTH, NOTIFIER
 from bench.progress import say
 from bench.report import ScenarioReport, percentile
-from bench.services import (
-    RABBITMQ_URL,
-    RESULTS,
-    ServiceError,
-    registering_environment,
-    run_python_module,
-    start_notifier_worker,
-    uvicorn_service,
-)
+from bench.services import ServiceError, mailing_stack, uvicorn_service
 from devsupport.accounts import AccountError, register
-from devsupport.database import import_models
-from devsupport.network import free_port
-from devsupport.processes import stop_process
-from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from scripts.mail_catcher import MailCatcher
-from tracker_auth.db import Base as AuthBase
-from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_WORKER_QUEUES
-from tracker_notifier.db import Base as NotifierBase
 from tracker_runtime.database import libpq_dsn
 
 NAME = "mail"
-AUTH_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_auth_bench"
-NOTIFIER_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tracker_notifier_bench"
 RATE = int(os.environ.get("BENCH_MAIL_RATE", "50"))
 SECONDS = int(os.environ.get("BENCH_MAIL_SECONDS", "20"))
 GOAL_P99_S = 1.0
-import_models("tracker_auth")
-import_models("tracker_notifier")
 CONCURRENCY = int(os.environ.get("BENCH_MAIL_CONCURRENCY", "2"))
 
 
@@ -91,7 +70,7 @@ async def _register_steadily(base_url: str) -> tuple[list[str], float]:
 
 
 async def _created_at(emails: list[str]) -> dict[str, float]:
-    connection = await asyncpg.connect(libpq_dsn(AUTH_DATABASE_URL))
+    connection = await asyncpg.connect(libpq_dsn(AUTH.url))
     try:
         rows = await connection.fetch(
             "SELECT email, extract(epoch FROM created_at) AS at FROM users WHERE email = ANY($1)",
@@ -103,38 +82,17 @@ async def _created_at(emails: list[str]) -> dict[str, float]:
 
 
 def run() -> ScenarioReport:
-    ensure_rabbitmq_vhost(RABBITMQ_URL)
     catcher = TimingCatcher()
-    smtp_port = free_port()
-    with tempfile.TemporaryDirectory(prefix="bench-mail-") as keys_dir:
-        environment = {
-            **registering_environment(keys_dir, smtp_port),
-            "AUTH_DATABASE_URL": AUTH_DATABASE_URL,
-            "NOTIFIER_DATABASE_URL": NOTIFIER_DATABASE_URL,
-        }
-        say("mail: preparing the auth and notifier bench databases")
-        run_python_module("tracker_auth.prestart", environment)
-        run_python_module("tracker_notifier.prestart", environment)
-        truncate(AUTH_DATABASE_URL, AuthBase.metadata)
-        truncate(NOTIFIER_DATABASE_URL, NotifierBase.metadata)
-        purge_queues(RABBITMQ_URL, [NOTIFIER_EVENTS.name, *NOTIFIER_WORKER_QUEUES])
-
-        controller = Controller(catcher, hostname="127.0.0.1", port=smtp_port)
-        controller.start()
-        worker = start_notifier_worker(
-            environment, RESULTS / "mail-worker.log", concurrency=CONCURRENCY, name="notifier-bench"
-        )
-        try:
-            with uvicorn_service("mail-auth", "tracker_auth.main:create_app", environment) as auth:
-                say(f"mail: {RATE} registrations per second for {SECONDS} s")
-                emails, achieved = asyncio.run(_register_steadily(auth.base_url))
-                deadline = time.monotonic() + 60
-                while len(catcher.accepted) < len(emails) and time.monotonic() < deadline:
-                    time.sleep(0.2)
-                created = asyncio.run(_created_at(emails))
-        finally:
-            stop_process(worker, timeout=20)
-            controller.stop()
+    with (
+        mailing_stack(NAME, catcher, [AUTH, NOTIFIER], concurrency=CONCURRENCY) as environment,
+        uvicorn_service("mail-auth", "tracker_auth.main:create_app", environment) as auth,
+    ):
+        say(f"mail: {RATE} registrations per second for {SECONDS} s")
+        emails, achieved = asyncio.run(_register_steadily(auth.base_url))
+        deadline = time.monotonic() + 60
+        while len(catcher.accepted) < len(emails) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        created = asyncio.run(_created_at(emails))
 
     latencies = [catcher.accepted[e] - created[e] for e in emails if e in catcher.accepted]
     missing = len(emails) - len(latencies)

@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 from aiosmtpd.controller import Controller
 
-from bench.database import truncate
+from bench.database import NOTIFIER, truncate
 from bench.digest import MemorySampler
 from bench.progress import say
 from bench.report import ScenarioReport
@@ -56,7 +56,7 @@ SETTLE_S = 15.0
 TIMEOUT_S = 300.0
 GOAL_P99_S = 5.0
 FLOOR_S = 60.0
-NOTIFIER_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tracker_notifier_bench"
+NOTIFIER_DATABASE_URL = NOTIFIER.url
 RABBITMQ_URL = "amqp://guest:guest@localhost:5672/tracker-bench"
 import_models("tracker_notifier")
 

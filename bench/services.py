@@ -1,17 +1,25 @@
-"""Start a service under uvicorn on a free port, wait until it answers, always stop it."""
+"""Start a service under uvicorn on a free port, wait until it answers, always stop it;
+and what the scenarios that register and mail people run it beside."""
 
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
 
 import devsupport.processes
+from bench.database import BenchDatabase, truncate
 from bench.progress import say
 from devsupport.network import free_port, wait_until_healthy
 from devsupport.processes import notifier_worker_command, stop_process
+from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
+from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_WORKER_QUEUES, TASKS_EVENTS
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -134,3 +142,42 @@ def registering_environment(keys_dir: str, smtp_port: int) -> dict[str, str]:
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(smtp_port),
     }
+
+
+@contextmanager
+def mailing_stack(
+    scenario: str, catcher: Any, databases: Sequence[BenchDatabase], *, concurrency: int
+) -> Iterator[dict[str, str]]:
+    """What the scenarios that register people through auth and mail them run beside: the
+    ``databases`` migrated and emptied, the consumers' queues empty, ``catcher`` (an
+    aiosmtpd handler) serving SMTP on a free port, and a notifier worker with
+    ``concurrency`` pool processes. Yields the environment the services run with; stops
+    the worker and the SMTP server after."""
+    ensure_rabbitmq_vhost(RABBITMQ_URL)
+    smtp_port = free_port()
+    with tempfile.TemporaryDirectory(prefix=f"bench-{scenario}-") as keys_dir:
+        environment = {
+            **registering_environment(keys_dir, smtp_port),
+            **{database.variable: database.url for database in databases},
+        }
+        names = ", ".join(database.service for database in databases)
+        say(f"{scenario}: preparing the bench databases of {names}")
+        for database in databases:
+            run_python_module(f"{database.service}.prestart", environment)
+            truncate(database.url, database.metadata)
+        purge_queues(
+            RABBITMQ_URL, [NOTIFIER_EVENTS.name, *NOTIFIER_WORKER_QUEUES, TASKS_EVENTS.name]
+        )
+        controller = Controller(catcher, hostname="127.0.0.1", port=smtp_port)
+        controller.start()
+        worker = start_notifier_worker(
+            environment,
+            RESULTS / f"{scenario}-worker.log",
+            concurrency=concurrency,
+            name=f"{scenario}-bench",
+        )
+        try:
+            yield environment
+        finally:
+            stop_process(worker, timeout=20)
+            controller.stop()
