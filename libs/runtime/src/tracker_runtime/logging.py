@@ -92,8 +92,13 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
+        if name == "uvicorn.access" and not logger.handlers and not logger.propagate:
+            # ``uvicorn --no-access-log`` left it so: it stays off.
+            logger.disabled = True
         logger.handlers.clear()
         logger.propagate = True
+        # ``LOG_LEVEL`` decides, not the INFO uvicorn sets on its own loggers.
+        logger.setLevel(logging.NOTSET)
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactAccessLog) for f in access.filters):
         access.addFilter(RedactAccessLog())
