@@ -75,6 +75,10 @@ async def delete_user(db: AsyncSession, user_id: uuid.UUID) -> None:
     db.expunge_all()
 
 
+ACCOUNT_TOKENS = AccountToken.metadata.tables[AccountToken.__tablename__]
+"""The table itself, for the insert of every registration (a Core statement)."""
+
+
 async def add_token(
     db: AsyncSession,
     *,
@@ -84,7 +88,7 @@ async def add_token(
     expires_at: datetime,
 ) -> None:
     await db.execute(
-        insert(AccountToken).values(
+        insert(ACCOUNT_TOKENS).values(
             id=uuid.uuid4(),
             user_id=user_id,
             purpose=purpose,
