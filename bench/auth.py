@@ -13,11 +13,11 @@ import asyncio
 import os
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from bench.cpu import CpuSample
 from bench.database import truncate
 from bench.progress import say
 from bench.report import Measurement, ScenarioReport
@@ -43,29 +43,6 @@ REGISTRATION_CONCURRENCY = 4
 BASELINE_SECONDS = 10
 LOAD_SECONDS = 15
 HEALTHZ_P99_GOAL_MS = 20.0
-
-
-@dataclass(frozen=True)
-class CpuSample:
-    """CPU seconds a process has used, read from /proc (Linux); ``None`` elsewhere."""
-
-    at: float
-    cpu_s: float
-
-    @classmethod
-    def take(cls, pid: int) -> "CpuSample | None":
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            return None
-        ticks = os.sysconf("SC_CLK_TCK")
-        # utime and stime are fields 14 and 15 of stat(5); after the ")" they are 12 and 13.
-        return cls(at=time.monotonic(), cpu_s=(int(fields[11]) + int(fields[12])) / ticks)
-
-    def cores_since(self, earlier: "CpuSample | None") -> float | None:
-        if earlier is None or self.at <= earlier.at:
-            return None
-        return (self.cpu_s - earlier.cpu_s) / (self.at - earlier.at)
 
 
 def _email(index: int) -> str:

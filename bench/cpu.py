@@ -1,0 +1,50 @@
+"""CPU time of processes, read from /proc (Linux): what a request costs, not only how long
+it takes."""
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds a process has used, read from /proc (Linux); ``None`` elsewhere."""
+
+    at: float
+    cpu_s: float
+
+    @classmethod
+    def take(cls, pid: int) -> "CpuSample | None":
+        cpu_s = _cpu_seconds(pid)
+        return None if cpu_s is None else cls(at=time.monotonic(), cpu_s=cpu_s)
+
+    def cores_since(self, earlier: "CpuSample | None") -> float | None:
+        if earlier is None or self.at <= earlier.at:
+            return None
+        return (self.cpu_s - earlier.cpu_s) / (self.at - earlier.at)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # utime and stime are fields 14 and 15 of stat(5); after the ")" they are 12 and 13.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds used so far by every PostgreSQL process of this machine (its backends
+    come and go, so a difference of two readings undercounts those that ended between)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+        except OSError:
+            continue
+        total += _cpu_seconds(int(entry.name)) or 0.0
+    return total
