@@ -73,6 +73,7 @@ class WorkerMetrics:
             raise RuntimeError("the notifier's metrics were made before the worker started")
         self._multiprocess = MultiprocessMetrics(get_settings().metrics_dir)
         self._registry = self._multiprocess.enable()
+        metrics.metrics()  # those without labels are served from the start, at 0
 
     def on_worker_ready(self, **_: Any) -> None:
         if self._registry is None:
