@@ -16,7 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram,
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tracker_runtime import metrics as _shared  # noqa: F401  (its settings apply here too)
+# For its prometheus-client settings (no ``_created`` series), which these metrics share.
+from tracker_runtime import metrics as _shared  # noqa: F401
 
 METRICS_PATH = "/metrics"
 UNMATCHED = "unmatched"

@@ -76,7 +76,7 @@ class WorkerMetrics:
         metrics.metrics()  # those without labels are served from the start, at 0
 
     def on_worker_ready(self, **_: Any) -> None:
-        if self._registry is None:
+        if self._registry is None or self._server is not None:
             return
         settings = get_settings()
         self._server = serve_metrics(
