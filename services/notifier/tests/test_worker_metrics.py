@@ -75,7 +75,7 @@ def test_a_welcome_mail_is_counted_by_the_pool_process_that_sent_it(
     measured: MeasuredWorker, smtp: SmtpServer, database: Database
 ) -> None:
     address = f"counted-{uuid.uuid4().hex[:8]}@example.com"
-    event_labels = {"queue": NOTIFIER_EVENTS.name, "event_type": "user.verification_requested"}
+    event_labels = {"queue": NOTIFIER_EVENTS.name, "event_type": "user.registered"}
     before = measured.metrics()
     assert "# TYPE tracker_digest_users_total counter" in before, "served from the start"
 
