@@ -264,10 +264,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     environment = stack_environment(run_dir)
     log = run_dir / "make-dev.log"
     auth, tasks = environment["AUTH_UPSTREAM"], environment["TASKS_UPSTREAM"]
+    # The worker serves its metrics once it is ready (consuming), beat once it ticks.
     ready = [
         f"http://{auth}/readyz",
         f"http://{tasks}/readyz",
         f"http://127.0.0.1:{environment['GATEWAY_PORT']}/index.html",
+        f"http://127.0.0.1:{environment['NOTIFIER_METRICS_PORT']}/metrics",
+        f"http://127.0.0.1:{environment['SCHEDULER_METRICS_PORT']}/metrics",
     ]
     process = start(checkout, environment, log)
     try:
