@@ -32,15 +32,30 @@ PROCESSES: dict[str, type[BaseSettings]] = {
 
 def listeners() -> list[tuple[str, str, int, str]]:
     """(process, address, port, the variable that sets the port) of each process that
-    listens; the gateway listens on every address."""
+    listens; the gateway listens on every address. The worker and beat listen only for
+    their metrics, and not at all when their metrics port is 0."""
     auth, tasks = AuthSettings(), TasksSettings()
     gateway, catcher = GatewaySettings(), CatcherSettings()
-    return [
+    notifier, scheduler = NotifierSettings(), SchedulerSettings()
+    found = [
         ("auth", auth.host, auth.port, variable_name(AuthSettings, "port")),
         ("tasks", tasks.host, tasks.port, variable_name(TasksSettings, "port")),
         ("gateway", LISTEN_ADDRESS, gateway.port, variable_name(GatewaySettings, "port")),
         ("mail catcher", catcher.host, catcher.port, variable_name(CatcherSettings, "port")),
+        (
+            "notifier",
+            notifier.metrics_host,
+            notifier.metrics_port,
+            variable_name(NotifierSettings, "metrics_port"),
+        ),
+        (
+            "scheduler",
+            scheduler.metrics_host,
+            scheduler.metrics_port,
+            variable_name(SchedulerSettings, "metrics_port"),
+        ),
     ]
+    return [listener for listener in found if listener[2] != 0]
 
 
 def problems() -> list[str]:
@@ -52,9 +67,13 @@ def problems() -> list[str]:
     lines = [f"{problem} [{', '.join(processes)}]" for problem, processes in found.items()]
     if lines:
         return lines  # the ports are read from the same settings: fix those first
+    taken: dict[int, str] = {}
     for process, host, port, variable in listeners():
-        if (busy := port_problem(host, port, variable=variable)) is not None:
+        if port in taken:
+            lines.append(f"{process}: port {port} ({variable}) is also {taken[port]}'s")
+        elif (busy := port_problem(host, port, variable=variable)) is not None:
             lines.append(f"{process}: {busy}")
+        taken.setdefault(port, process)
     return lines
 
 

@@ -49,6 +49,15 @@ MAX_FAILURES = AuthSettings.model_fields["login_max_failures_per_account"].defau
 """Failed logins the stack allows per account (`.env.example` keeps the default)."""
 READY_WITHIN = 300.0
 """Seconds for `make dev` in a fresh clone: installing, building, migrating, starting."""
+LISTENING = (
+    "AUTH_PORT",
+    "TASKS_PORT",
+    "GATEWAY_PORT",
+    "MAIL_CATCHER_PORT",
+    "NOTIFIER_METRICS_PORT",
+    "SCHEDULER_METRICS_PORT",
+)
+"""The variables of the ports the stack listens on (the worker and beat for their metrics)."""
 
 
 def _git(*arguments: str) -> list[str]:
@@ -108,6 +117,11 @@ class Stack:
     def url(self, service: str) -> str:
         """The address of ``auth`` or ``tasks`` itself, behind the gateway."""
         return f"http://{self.environment[f'{service.upper()}_UPSTREAM']}"
+
+    def metrics_url(self, process: str) -> str:
+        """Where the ``notifier`` (its worker) or the ``scheduler`` (beat) serves its
+        metrics; auth and tasks serve theirs at ``url(service) + "/metrics"``."""
+        return f"http://127.0.0.1:{self.environment[f'{process.upper()}_METRICS_PORT']}/metrics"
 
     def mails_to(self, address: str) -> list[EmailMessage]:
         messages = []
@@ -170,7 +184,9 @@ class Stack:
 
 
 def stack_environment(run_dir: Path) -> dict[str, str]:
-    gateway_port, auth_port, tasks_port, smtp_port = (free_port() for _ in range(4))
+    gateway_port, auth_port, tasks_port, smtp_port, notifier_port, scheduler_port = (
+        free_port() for _ in range(6)
+    )
     rabbitmq = run.vhost_url("tracker-e2e")
     ensure_rabbitmq_vhost(rabbitmq)
     return {
@@ -185,6 +201,8 @@ def stack_environment(run_dir: Path) -> dict[str, str]:
         "NOTIFIER_AUTH_URL": f"http://127.0.0.1:{auth_port}",
         "SMTP_PORT": str(smtp_port),
         "MAIL_CATCHER_PORT": str(smtp_port),
+        "NOTIFIER_METRICS_PORT": str(notifier_port),
+        "SCHEDULER_METRICS_PORT": str(scheduler_port),
         "AUTH_DATABASE_URL": AUTH_DATABASE,
         "TASKS_DATABASE_URL": TASKS_DATABASE,
         "NOTIFIER_DATABASE_URL": NOTIFIER_DATABASE,
@@ -222,8 +240,7 @@ def wait_until_ready(urls: list[str], process: subprocess.Popen[bytes], log: Pat
 
 
 def wait_until_ports_free(environment: dict[str, str]) -> None:
-    names = ("GATEWAY_PORT", "AUTH_PORT", "TASKS_PORT", "MAIL_CATCHER_PORT")
-    ports = [int(environment[name]) for name in names]
+    ports = [int(environment[name]) for name in LISTENING]
     deadline = time.monotonic() + 15
     while any(_listening(port) for port in ports):
         if time.monotonic() > deadline:
@@ -247,10 +264,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     environment = stack_environment(run_dir)
     log = run_dir / "make-dev.log"
     auth, tasks = environment["AUTH_UPSTREAM"], environment["TASKS_UPSTREAM"]
+    # The worker serves its metrics once it is ready (consuming), beat once it ticks.
     ready = [
         f"http://{auth}/readyz",
         f"http://{tasks}/readyz",
         f"http://127.0.0.1:{environment['GATEWAY_PORT']}/index.html",
+        f"http://127.0.0.1:{environment['NOTIFIER_METRICS_PORT']}/metrics",
+        f"http://127.0.0.1:{environment['SCHEDULER_METRICS_PORT']}/metrics",
     ]
     process = start(checkout, environment, log)
     try:

@@ -17,7 +17,7 @@ from tests.deploy.project import ROOT
 
 KUSTOMIZE_DIR = ROOT / "deploy" / "kubernetes"
 OVERLAYS = ("development", "production")
-COMPONENTS = ("in-cluster-data", "keda")
+COMPONENTS = ("in-cluster-data", "keda", "monitoring")
 NAMESPACE = "task-tracker"
 # Where `make install` puts the tools: the project's virtual environment, and .tools for those
 # kept apart from its lock (checkov pins versions the project's own dependencies outgrew).

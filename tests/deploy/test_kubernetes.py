@@ -53,6 +53,7 @@ PRODUCTION = Variant("production")
 DEVELOPMENT = Variant("development")
 IN_CLUSTER_DATA = [variant for variant in VARIANTS if variant.component == "in-cluster-data"]
 KEDA = [variant for variant in VARIANTS if variant.component == "keda"]
+MONITORING = [variant for variant in VARIANTS if variant.component == "monitoring"]
 PYTHON_SERVICES = python_services()
 HTTP_SERVICES = ["auth", "tasks"]
 SCALED_SERVICES = ["auth", "tasks", "notifier"]
@@ -70,6 +71,7 @@ CUSTOM_RESOURCES = {
     "postgresql.cnpg.io/v1": {"Cluster", "Database"},
     "rabbitmq.com/v1beta1": {"RabbitmqCluster"},
     "keda.sh/v1alpha1": {"ScaledObject", "TriggerAuthentication"},
+    "monitoring.coreos.com/v1": {"ServiceMonitor", "PodMonitor"},
 }
 
 # The linter's findings that do not apply, and why. Keyed by check, then by "Kind.name" (or
@@ -85,7 +87,7 @@ LINTER_EXCEPTIONS: dict[str, dict[str, str]] = {
     },
     "CKV_K8S_9": {
         "Deployment.notifier": "a Celery worker takes work from its queue; no Service routes "
-        "to it, so there is nothing for readiness to gate (liveness pings it)",
+        "to it, so there is nothing for readiness to gate (liveness reads its heartbeat)",
         "Deployment.scheduler": "Celery beat accepts no connections (liveness checks its "
         "schedule file)",
     },
@@ -329,12 +331,25 @@ def test_http_services_are_probed_on_their_health_endpoints(service: str) -> Non
     assert service_object["spec"]["ports"][0]["port"] == image_port, "reached as <name>:8000"
 
 
+def heartbeat_limit(command: str) -> float:
+    """The age in seconds past which a heartbeat check fails."""
+    match = re.search(r"st_mtime < (\d+)", command)
+    assert match is not None, command
+    return float(match.group(1))
+
+
 def test_the_worker_and_beat_have_liveness_checks_that_mean_something() -> None:
     notifier = container(deployment(PRODUCTION, "notifier"))
     command = " ".join(notifier["livenessProbe"]["exec"]["command"])
-    assert "inspect ping" in command
-    assert "notifier@$HOSTNAME" in command, "pings this pod's own node (-n notifier@%h)"
-    assert notifier["livenessProbe"]["timeoutSeconds"] >= 20
+    image = stage_environment(dockerfile("notifier").final, {})
+    healthcheck = dockerfile("notifier").final.healthcheck
+    assert healthcheck is not None
+    interval = settings_class("notifier").model_fields["heartbeat_interval"].default
+    assert "NOTIFIER_HEARTBEAT_FILE" in command
+    assert image["NOTIFIER_HEARTBEAT_FILE"].startswith(f"{TMP}/"), "on the writable /tmp"
+    assert heartbeat_limit(command) == heartbeat_limit(" ".join(healthcheck))
+    # Several heartbeats may be missed (a slow loop, a broker reconnecting), not many.
+    assert 3 * interval <= heartbeat_limit(command) <= 12 * interval
     scheduler = container(deployment(PRODUCTION, "scheduler"))
     command = " ".join(scheduler["livenessProbe"]["exec"]["command"])
     assert "SCHEDULER_DATA_DIR" in command
@@ -409,6 +424,42 @@ def test_production_scales_and_survives_node_drains() -> None:
             item["topologyKey"] for item in spec["template"]["spec"]["topologySpreadConstraints"]
         }
         assert "kubernetes.io/hostname" in keys, service
+
+
+@pytest.mark.parametrize("variant", MONITORING, ids=variant_id)
+def test_prometheus_scrapes_every_process_on_its_metrics_port(variant: Variant) -> None:
+    service_monitor = find(variant, "ServiceMonitor", "task-tracker-http")
+    pod_monitor = find(variant, "PodMonitor", "task-tracker-celery")
+    [endpoint] = service_monitor["spec"]["endpoints"]
+    [pod_endpoint] = pod_monitor["spec"]["podMetricsEndpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
+    assert (pod_endpoint["port"], pod_endpoint["path"]) == ("metrics", "/metrics")
+    scraped = {
+        *service_monitor["spec"]["selector"]["matchExpressions"][0]["values"],
+        *pod_monitor["spec"]["selector"]["matchExpressions"][0]["values"],
+    }
+    assert scraped == {*HTTP_SERVICES, "notifier", "scheduler"}
+    allowed = {
+        port["port"]
+        for rule in find(variant, "NetworkPolicy", "allow-prometheus")["spec"]["ingress"]
+        for port in rule["ports"]
+    }
+    for name in HTTP_SERVICES:
+        assert service_monitor["spec"]["selector"]["matchExpressions"][0]["key"] == (
+            "app.kubernetes.io/name"
+        )
+        assert find(variant, "Service", name)["spec"]["ports"][0]["name"] == "http"
+    for name in ("notifier", "scheduler"):
+        ports = {
+            port["name"]: port["containerPort"]
+            for port in container(deployment(variant, name))["ports"]
+        }
+        default = settings_class(name).model_fields["metrics_port"].default
+        assert ports["metrics"] == default, f"{name} serves its metrics on its default port"
+        assert default in allowed
+        image = stage_environment(dockerfile(name).final, {})
+        assert image[f"{name.upper()}_METRICS_HOST"] == ALL_INTERFACES
+    assert 8000 in allowed
 
 
 @pytest.mark.parametrize("variant", KEDA, ids=variant_id)

@@ -4,7 +4,7 @@ the variable to change, and no traceback."""
 
 import re
 
-from tests.conftest import Stack
+from tests.conftest import LISTENING, Stack
 
 TAKEN = re.compile(r"port (\d+) is already in use; stop what listens there or set (\w+)")
 PROBLEM = re.compile(r"^([A-Z][A-Z0-9_]+)(?: at \S+)?: (.+) \[([a-z ,]+)\]$", re.MULTILINE)
@@ -18,10 +18,7 @@ def test_ports_in_use_are_each_named_with_the_variable_that_moves_them(stack: St
 
     assert result.returncode != 0
     taken = {variable: int(port) for port, variable in TAKEN.findall(result.stderr)}
-    assert taken == {
-        variable: int(stack.environment[variable])
-        for variable in ("AUTH_PORT", "TASKS_PORT", "GATEWAY_PORT", "MAIL_CATCHER_PORT")
-    }, output
+    assert taken == {variable: int(stack.environment[variable]) for variable in LISTENING}, output
     assert "Traceback" not in output
     assert "prestart" not in result.stdout, "nothing starts while a port is taken"
 

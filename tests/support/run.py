@@ -58,6 +58,10 @@ def environment() -> dict[str, str]:
         "TRACKER_TEST_RUN": RUN_ID,
         # A developer's .env is for their `make dev`, not for the tests' settings.
         ENV_FILE_VARIABLE: "",
+        # No metrics servers in the worker and beat the tests start, unless a test asks for
+        # one on a free port: the fixed default ports would collide between runs.
+        "NOTIFIER_METRICS_PORT": "0",
+        "SCHEDULER_METRICS_PORT": "0",
     }
 
 

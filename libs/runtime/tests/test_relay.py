@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from devsupport.database import truncate_statement
+from tests.support.metrics import sample
 from tests.support.rabbitmq import observe_events
 from tests.support.tcp_proxy import TcpProxy
 from tracker_contracts import EVENTS_EXCHANGE, TaskCompleted, UserRegistered, parse_envelope
@@ -312,3 +313,32 @@ async def test_published_rows_are_forgotten_after_the_retention_even_with_the_br
     async with database.engine.connect() as connection:
         left = set((await connection.execute(select(outbox.c.event_id))).scalars())
     assert left == {recent, unpublished}
+
+
+async def test_the_relay_counts_what_it_publishes_and_measures_its_backlog(
+    database: Database,
+) -> None:
+    published_before = sample("tracker_outbox_published_total", event_type="user.registered")
+    waiting = relay_for(database)  # never started: its rows wait
+    await add_users(database, 3)
+    await asyncio.sleep(0.3)
+
+    await waiting.measure_backlog()
+    assert sample("tracker_outbox_pending") == 3
+    assert sample("tracker_outbox_oldest_pending_age_seconds") >= 0.3
+
+    relay = relay_for(database)
+    async with observe_events() as observed:
+        await relay.start()
+        try:
+            await observed.wait_for(3)
+            assert await published_all(database)
+        finally:
+            await relay.stop()
+    await waiting.measure_backlog()
+
+    assert sample("tracker_outbox_published_total", event_type="user.registered") == (
+        published_before + 3
+    )
+    assert sample("tracker_outbox_pending") == 0
+    assert sample("tracker_outbox_oldest_pending_age_seconds") == 0

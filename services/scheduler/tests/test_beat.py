@@ -10,11 +10,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from celery import Celery
 from kombu.entity import Queue
 
+from devsupport.network import free_port
 from devsupport.processes import spawn, stop_process
+from tests.support.metrics import sample
 from tracker_contracts.messaging import (
     DEAD_LETTER_EXCHANGE,
     DELIVERY_LIMIT,
@@ -128,11 +131,13 @@ def test_a_due_entry_is_sent_by_beats_own_tick(
     entry = scheduler.schedule[DIGEST_ENTRY]
     entry.last_run_at = datetime.now(UTC) - timedelta(hours=1)
     sent_at = datetime.now(UTC)
+    counted = sample("tracker_scheduler_ticks_sent_total", entry=DIGEST_ENTRY)
 
     scheduler.tick()
 
     assert_is_a_digest_tick(take_message(rabbitmq_url), sent_at)
     assert scheduler.schedule[DIGEST_ENTRY].total_run_count == entry.total_run_count + 1
+    assert sample("tracker_scheduler_ticks_sent_total", entry=DIGEST_ENTRY) == counted + 1
 
 
 def test_the_reminders_tick_goes_every_interval_by_name_with_its_horizon(
@@ -251,6 +256,7 @@ def test_celery_beat_starts_keeps_its_schedule_and_stops_cleanly_on_sigterm(
         "RABBITMQ_URL": rabbitmq_url,
         "SCHEDULER_DATA_DIR": str(data_dir),
         "SCHEDULER_DIGEST_CRON": "0 0 1 1 *",
+        "SCHEDULER_METRICS_PORT": str(metrics_port := free_port()),
     }
     process = spawn(
         [sys.executable, "-m", "celery", "-A", "tracker_scheduler.beat", "beat"],
@@ -266,6 +272,10 @@ def test_celery_beat_starts_keeps_its_schedule_and_stops_cleanly_on_sigterm(
             time.sleep(0.1)
         time.sleep(1)  # into its loop
         assert process.poll() is None, f"beat exited:\n{log.read_text()}"
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
+        assert metrics.status_code == 200
+        assert metrics.headers["content-type"].startswith("text/plain")
+        assert "# TYPE tracker_scheduler_ticks_sent_total counter" in metrics.text
 
         returncode = stop_process(process, group=False, timeout=20)
     finally:

@@ -17,6 +17,10 @@ back. Any other error requeues after a pause, and the delivery limit dead-letter
 that never succeeds (``python -m tracker_runtime.replay`` puts it back once fixed).
 
 Handlers are idempotent: an event may be delivered again (a natural key or an inbox).
+
+Metrics (``tracker_runtime.metrics``), by queue and event type: events consumed, attempts
+that failed (requeued), redeliveries, and events the consumer dead-lettered, the last
+attempt before RabbitMQ's delivery limit included.
 """
 
 import asyncio
@@ -33,17 +37,27 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracker_contracts import Envelope, EventData, InvalidEvent
+from tracker_contracts.messaging import DELIVERY_LIMIT
 from tracker_contracts.subscriptions import Subscriptions
 from tracker_runtime.background import BackgroundLoops
 from tracker_runtime.backoff import Stopped, retrying
 from tracker_runtime.database import Database
 from tracker_runtime.messaging import declare_topology, new_broker
+from tracker_runtime.metrics import (
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+    EVENTS_FAILED,
+    EVENTS_REDELIVERED,
+    UNKNOWN_EVENT_TYPE,
+)
 
 AsyncSubscriptions = Subscriptions[AsyncSession, Awaitable[None]]
 """Subscriptions whose handlers take the transaction's session and are awaited."""
 
 PREFETCH = 20
 RETRY_PAUSE_SECONDS = 1.0
+DELIVERY_COUNT_HEADER = "x-delivery-count"
+"""How often a quorum queue has handed this message out before (absent the first time)."""
 
 
 class BrokerUnavailable(ConnectionError):
@@ -144,13 +158,23 @@ class EventConsumer:
 
     # -- messages ----------------------------------------------------------------------
 
+    def _event_type(self, message: RabbitMessage) -> str:
+        """The label of a message: its routing key when the queue is bound to it (never a
+        value a producer made up), else ``unknown``."""
+        key = getattr(message.raw_message, "routing_key", None)
+        return key if key in self._subscriptions.queue.routing_keys else UNKNOWN_EVENT_TYPE
+
     async def handle(self, body: bytes, message: RabbitMessage) -> None:
+        labels = (self._queue, self._event_type(message))
+        if getattr(message.raw_message, "redelivered", False):
+            EVENTS_REDELIVERED.labels(*labels).inc()
         try:
             envelope = self._subscriptions.validate(body, message.headers or {})
         except InvalidEvent as error:
             self._logger.warning(
                 "invalid event dead-lettered: %s", error, extra={"message_id": message.message_id}
             )
+            EVENTS_DEAD_LETTERED.labels(*labels).inc()
             await message.reject(requeue=False)
             return
         about = {"event_id": str(envelope.event_id), "event_type": envelope.event_type.value}
@@ -163,12 +187,16 @@ class EventConsumer:
                 error,
                 extra=about,
             )
+            EVENTS_FAILED.labels(*labels).inc()
+            if _last_delivery(message):
+                EVENTS_DEAD_LETTERED.labels(*labels).inc()
             await asyncio.sleep(RETRY_PAUSE_SECONDS)
             await message.nack(requeue=True)
             return
         if not handled:  # stopping: the closing channel returns the message to the queue
             return
         await message.ack()
+        EVENTS_CONSUMED.labels(*labels).inc()
 
     async def _handle_while_reachable(
         self, envelope: Envelope[EventData], about: dict[str, str]
@@ -210,3 +238,10 @@ class EventConsumer:
             if held:
                 self._held -= 1
         return True
+
+
+def _last_delivery(message: RabbitMessage) -> bool:
+    """Whether RabbitMQ dead-letters this message rather than deliver it again once it is
+    returned: it has been handed out ``DELIVERY_LIMIT`` times before."""
+    count = (message.headers or {}).get(DELIVERY_COUNT_HEADER, 0)
+    return isinstance(count, int) and count >= DELIVERY_LIMIT

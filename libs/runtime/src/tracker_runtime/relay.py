@@ -12,6 +12,10 @@ process, without ever blocking a request.
   requests keep succeeding: their events wait in the outbox.
 - Published rows are deleted once older than ``retention``, by a loop of its own, so the
   outbox is kept small whatever the broker does.
+- Metrics: rows published and rows whose publish failed (by event type), and the backlog
+  (pending rows, counted up to :data:`BACKLOG_COUNT_CAP`, and the oldest one's age),
+  measured every ``metrics_interval`` by one query that reads the pending rows' index.
+  Every replica reports the same backlog: take the maximum, not the sum.
 
 Delivery is at least once: a crash between the confirm and the commit publishes a row
 again, and consumers deduplicate on ``event_id``.
@@ -27,6 +31,7 @@ from typing import Any
 
 import asyncpg
 from faststream.rabbit import RabbitBroker
+from prometheus_client import Counter, Gauge
 from sqlalchemy import Row, Table, func, select, update
 
 from tracker_contracts import EVENTS_EXCHANGE
@@ -37,6 +42,29 @@ from tracker_runtime.messaging import EXCHANGES_BY_NAME, declare_topology, unrou
 from tracker_runtime.outbox import NOTIFY_CHANNEL
 
 logger = logging.getLogger("tracker.relay")
+
+BACKLOG_COUNT_CAP = 100_000
+"""Pending rows are counted up to this: past it the number no longer changes what an
+operator does, and counting stays cheap however long the broker was away."""
+
+OUTBOX_PUBLISHED = Counter(
+    "tracker_outbox_published_total",
+    "Outbox rows the broker confirmed, by event type.",
+    ("event_type",),
+)
+OUTBOX_PUBLISH_FAILURES = Counter(
+    "tracker_outbox_publish_failures_total",
+    "Outbox rows whose publish failed (they stay pending and are tried again), by event type.",
+    ("event_type",),
+)
+OUTBOX_PENDING = Gauge(
+    "tracker_outbox_pending",
+    f"Outbox rows not yet published (counted up to {BACKLOG_COUNT_CAP}).",
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "tracker_outbox_oldest_pending_age_seconds",
+    "Age of the oldest outbox row not yet published; 0 when none is.",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +89,7 @@ class OutboxRelay:
         confirm_timeout: float = 10.0,
         retention: timedelta = timedelta(days=7),
         cleanup_interval: timedelta = timedelta(hours=1),
+        metrics_interval: timedelta = timedelta(seconds=15),
     ) -> None:
         self._database = database
         self._table = table
@@ -71,6 +100,7 @@ class OutboxRelay:
         self._confirm_timeout = confirm_timeout
         self._retention = retention
         self._cleanup_interval = cleanup_interval
+        self._metrics_interval = metrics_interval
         self._wakeup = asyncio.Event()
         self._loops = BackgroundLoops()
         self._broker_ready = False
@@ -86,6 +116,7 @@ class OutboxRelay:
                 "outbox-cleanup": every(
                     self._cleanup_interval, self._delete_old_rows, "outbox cleanup"
                 ),
+                "outbox-metrics": self._measure_every_interval(),
             }
         )
 
@@ -108,6 +139,30 @@ class OutboxRelay:
         async with self._database.engine.connect() as connection:
             count, age = (await connection.execute(statement)).one()
         return Backlog(pending=int(count), oldest_age_seconds=float(age or 0.0))
+
+    async def measure_backlog(self) -> None:
+        """Set the backlog gauges: the pending rows (up to :data:`BACKLOG_COUNT_CAP`) and
+        the age of the first, both read from the pending rows' partial index."""
+        table = self._table
+        pending = table.c.published_at.is_(None)
+        capped = select(table.c.id).where(pending).limit(BACKLOG_COUNT_CAP).subquery()
+        oldest = select(table.c.created_at).where(pending).order_by(table.c.id).limit(1)
+        statement = select(
+            select(func.count()).select_from(capped).scalar_subquery(),
+            func.extract("epoch", func.now() - oldest.scalar_subquery()),
+        )
+        async with self._database.engine.connect() as connection:
+            count, age = (await connection.execute(statement)).one()
+        OUTBOX_PENDING.set(int(count))
+        OUTBOX_OLDEST_AGE.set(max(0.0, float(age or 0.0)))
+
+    async def _measure_every_interval(self) -> None:
+        while True:
+            try:
+                await self.measure_backlog()
+            except Exception as error:  # the database is away: the relay's own log says so
+                logger.debug("cannot measure the outbox backlog: %s", error)
+            await asyncio.sleep(self._metrics_interval.total_seconds())
 
     async def readiness(self) -> dict[str, Any]:
         """Details for ``/readyz``: whether the broker is connected, the backlog, and how
@@ -208,6 +263,9 @@ class OutboxRelay:
                     .values(attempts=table.c.attempts + 1, last_error=repr(failure)[:1000])
                 )
         self.published_total += len(confirmed)
+        for row, result in outcomes:
+            counter = OUTBOX_PUBLISHED if result is None else OUTBOX_PUBLISH_FAILURES
+            counter.labels(row.event_type).inc()
         first_error = failed[0][1] if failed else None
         return len(confirmed), first_error if isinstance(first_error, Exception) else None
 

@@ -13,6 +13,9 @@ A service's ``create_app`` says what it has, not how to run it::
         components={"outbox": relay},
     )
 
+Every service also serves ``/metrics`` (``tracker_runtime.http_metrics``): its requests,
+and whatever its components count (the relay's backlog, the consumer's events).
+
 Components are what runs beside the requests (the outbox relay, event consumers, periodic
 jobs): started in the given order when the application starts, stopped in reverse when it
 stops, then the database pool is closed. A component that has ``readiness()`` reports it
@@ -29,6 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 from fastapi import APIRouter, FastAPI, Request
 
 from tracker_runtime.database import Database
+from tracker_runtime.http_metrics import RequestMetricsMiddleware, metrics_router
 from tracker_runtime.logging import configure_logging
 from tracker_runtime.web import ReadinessCheck, health_router, prepare_app
 
@@ -104,9 +108,10 @@ class WebService:
         cross_site_paths: Iterable[str] = (),
         version: str = "1.0.0",
     ) -> FastAPI:
-        """The application: the routers behind the shared middleware, ``/healthz`` and
-        ``/readyz``, and a lifespan that runs the components. ``cross_site_paths`` are
-        endpoints authenticated by a token in the URL, which other sites may post to."""
+        """The application: the routers behind the shared middleware, ``/healthz``,
+        ``/readyz`` and ``/metrics`` (every request counted and timed), and a lifespan
+        that runs the components. ``cross_site_paths`` are endpoints authenticated by a
+        token in the URL, which other sites may post to."""
         components = dict(components or {})
         if clash := RESERVED_NAMES & components.keys():
             raise ValueError(f"component names reserved by the shell: {sorted(clash)}")
@@ -138,6 +143,8 @@ class WebService:
         app.include_router(
             health_router({"database": database.ping}, informational=_readiness(components))
         )
+        app.include_router(metrics_router())
+        app.add_middleware(RequestMetricsMiddleware)  # added last: the outermost
         return app
 
 

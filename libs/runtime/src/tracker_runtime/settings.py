@@ -76,6 +76,11 @@ AsyncpgUrl = Annotated[str, AfterValidator(postgres_url("asyncpg"))]
 PsycopgUrl = Annotated[str, AfterValidator(postgres_url("psycopg"))]
 """A service's database through psycopg (the Celery worker)."""
 Port = Annotated[int, Field(ge=1, le=65535, description="Port to listen on.")]
+MetricsPort = Annotated[
+    int,
+    Field(ge=0, le=65535, description="Port of the process's metrics server (/metrics); 0: none."),
+]
+"""The metrics server of a process that serves no HTTP of its own (the worker, beat)."""
 
 
 class ProcessSettings(BaseSettings):

@@ -9,13 +9,14 @@ from email.headerregistry import Address
 from email.utils import parseaddr
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Self
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from tracker_runtime.settings import PsycopgUrl, ServiceSettings, load_settings
+from tracker_runtime.settings import MetricsPort, PsycopgUrl, ServiceSettings, load_settings
 from tracker_runtime.unsubscribe import (
     DEVELOPMENT_SECRET,
     UnsubscribeSecret,
@@ -146,6 +147,28 @@ class Settings(ServiceSettings):
     digest_batch_size: Annotated[
         int, Field(ge=1, le=500, description="Users per summaries request and transaction.")
     ] = 500
+
+    metrics_host: Annotated[
+        str, Field(description="Address of the worker's metrics server (its main process).")
+    ] = "127.0.0.1"
+    metrics_port: MetricsPort = 9101
+    metrics_dir: Annotated[
+        Path | None,
+        Field(
+            description="Folder where each process of the worker's pool writes its metrics "
+            "(emptied when the worker starts); unset: a new temporary folder each start."
+        ),
+    ] = None
+    heartbeat_file: Annotated[
+        Path,
+        Field(
+            description="File the worker touches every NOTIFIER_HEARTBEAT_INTERVAL while its "
+            "main loop runs; the liveness probe reads its age."
+        ),
+    ] = Path(".run/notifier/heartbeat")
+    heartbeat_interval: Annotated[
+        float, Field(ge=1, le=60, description="Seconds between two touches of the heartbeat.")
+    ] = 10.0
 
     @field_validator("smtp_username", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from celery.exceptions import Retry
 from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy.exc import OperationalError
 
@@ -24,9 +25,16 @@ from tracker_notifier.deliveries.service import AcceptedButNotRecorded, Outcome
 from tracker_notifier.digest.service import DigestRun, Progress
 from tracker_notifier.digest.summaries import SummariesUnavailable
 from tracker_notifier.events import service as events
+from tracker_notifier.events.subscriptions import SUBSCRIPTIONS
 from tracker_notifier.reminders.service import ReminderRun
 from tracker_notifier.worker import app
 from tracker_runtime.backoff import backoff_delay
+from tracker_runtime.metrics import (
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+    EVENTS_FAILED,
+    UNKNOWN_EVENT_TYPE,
+)
 
 logger = logging.getLogger("tracker.notifier.tasks")
 
@@ -142,9 +150,31 @@ def _wake_up_for(event: Envelope[EventData]) -> None:
         wake_up_reminders(max(task.reminder_at, datetime.now(UTC)))
 
 
+def event_labels(envelope: dict[str, Any]) -> tuple[str, str]:
+    """The event metrics' labels of an event the consumer step handed over."""
+    event_type = envelope.get("event_type")
+    known = event_type in SUBSCRIPTIONS.queue.routing_keys
+    return SUBSCRIPTIONS.queue.name, str(event_type) if known else UNKNOWN_EVENT_TYPE
+
+
 @task(HANDLE_EVENT_TASK)
 def handle_event(self: Any, envelope: dict[str, Any], request: str | None = None) -> None:
-    """Apply one event (deduplicated on its id), then enqueue the mails it caused."""
+    """Apply one event (deduplicated on its id), then enqueue the mails it caused. Counted
+    as consumed once applied, failed when retried, dead-lettered when it fails for good
+    (out of retries, or an error no retry mends: the task is rejected)."""
+    labels = event_labels(envelope)
+    try:
+        _apply_event(self, envelope, request)
+    except Retry:
+        EVENTS_FAILED.labels(*labels).inc()
+        raise
+    except Exception:
+        EVENTS_DEAD_LETTERED.labels(*labels).inc()
+        raise
+    EVENTS_CONSUMED.labels(*labels).inc()
+
+
+def _apply_event(task: Any, envelope: dict[str, Any], request: str | None) -> None:
     with request_context(request):
         event = parse_envelope(json.dumps(envelope))
         context = get_context()
@@ -153,7 +183,7 @@ def handle_event(self: Any, envelope: dict[str, Any], request: str | None = None
                 delivery_ids = events.handle_event(session, event, context.settings)
         except OperationalError as error:
             logger.warning("database unavailable, retrying: %s", error)
-            raise retry_after_outage(self, error) from error
+            raise retry_after_outage(task, error) from error
         try:
             for delivery_id in delivery_ids:
                 enqueue_send(delivery_id, request)
@@ -162,7 +192,7 @@ def handle_event(self: Any, envelope: dict[str, Any], request: str | None = None
             # Stored but not enqueued: the retry finds the event in the inbox and enqueues
             # the deliveries no send task has touched.
             logger.warning("could not enqueue the mails, retrying: %s", error)
-            raise retry_after_outage(self, error) from error
+            raise retry_after_outage(task, error) from error
 
 
 @task(SEND_DELIVERY_TASK)

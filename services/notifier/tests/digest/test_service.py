@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
+from tests.support.metrics import sample
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
 from tracker_notifier.deliveries.service import DeliverySender, Outcome
@@ -77,3 +78,15 @@ def test_a_send_records_when_its_attempt_began(
         attempted_at = load(database, delivery_id).attempted_at
         assert attempted_at is not None
         assert attempted_at >= before - timedelta(seconds=1)
+
+
+def test_each_tick_is_counted_and_timed(database: Database) -> None:
+    completed = sample("tracker_digest_runs_total", outcome="completed")
+    timed = sample("tracker_digest_duration_seconds_count")
+    users = sample("tracker_digest_users_total")
+
+    tick(database, datetime.now(UTC))
+
+    assert sample("tracker_digest_runs_total", outcome="completed") == completed + 1
+    assert sample("tracker_digest_duration_seconds_count") == timed + 1
+    assert sample("tracker_digest_users_total") == users, "nobody's digest was due"

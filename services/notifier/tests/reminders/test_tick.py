@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.support.events import task_event
+from tests.support.metrics import sample
 from tracker_notifier.config import Settings
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import Delivery
@@ -101,9 +102,17 @@ def test_a_reminder_older_than_the_grace_is_skipped_and_counted(
         settings,
     )
 
+    lateness_count = sample("tracker_reminder_lateness_seconds_count")
+    lateness_sum = sample("tracker_reminder_lateness_seconds_sum")
+    skipped_late = sample("tracker_reminders_skipped_total", reason="late")
+
     report = ticks.run().fire_due(now)
 
     assert (report.queued, report.late) == (1, 1)
+    assert sample("tracker_reminder_lateness_seconds_count") == lateness_count + 1
+    fired_late = sample("tracker_reminder_lateness_seconds_sum") - lateness_sum
+    assert (GRACE - timedelta(minutes=1)).total_seconds() == pytest.approx(fired_late)
+    assert sample("tracker_reminders_skipped_total", reason="late") == skipped_late + 1
     with database.transaction() as session:
         assert repository.skipped(session) == {"late": 1}
         [key] = session.scalars(select(Delivery.idempotency_key))

@@ -12,24 +12,40 @@ mails, so that they never wait behind them), declared exactly as the notifier de
 The digest tick expires after ``SCHEDULER_TICK_EXPIRES``: ticks that piled up
 while no worker ran are dropped, and the first fresh one catches up on them (the notifier
 sends every digest whose day ended within its grace period).
+
+Beat serves its metrics (ticks sent and failed, by schedule entry) on
+``SCHEDULER_METRICS_HOST:SCHEDULER_METRICS_PORT``.
 """
 
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from celery.beat import BeatLazyFunc, PersistentScheduler
+from prometheus_client import REGISTRY, Counter
 
 from tracker_contracts.messaging import DIGEST_TASK, NOTIFIER_TICK_QUEUE, REMINDERS_TASK
 from tracker_runtime.celery_app import celery_app, log_through_runtime
 from tracker_runtime.kombu_topology import TICK_QUEUE
+from tracker_runtime.metrics import serve_metrics
+from tracker_runtime.settings import variable_name
 from tracker_scheduler.config import Settings, get_settings, parse_cron
 
 logger = logging.getLogger("tracker.scheduler")
 
 DIGEST_ENTRY = "digest"
 REMINDERS_ENTRY = "reminders"
+
+TICKS_SENT = Counter(
+    "tracker_scheduler_ticks_sent_total", "Ticks beat sent to the notifier, by entry.", ("entry",)
+)
+TICKS_FAILED = Counter(
+    "tracker_scheduler_ticks_failed_total",
+    "Ticks beat could not send (the broker was away), by entry.",
+    ("entry",),
+)
 
 
 def tick_instant() -> str:
@@ -43,6 +59,26 @@ class DigestScheduler(PersistentScheduler):  # type: ignore[misc]
     def setup_schedule(self) -> None:
         Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
         super().setup_schedule()
+
+    def apply_async(self, entry: Any, *args: Any, **kwargs: Any) -> Any:
+        """Send the entry's task, counting the tick as sent or failed."""
+        try:
+            result = super().apply_async(entry, *args, **kwargs)
+        except Exception:
+            TICKS_FAILED.labels(entry.name).inc()
+            raise
+        TICKS_SENT.labels(entry.name).inc()
+        return result
+
+
+def serve_beat_metrics(**_: Any) -> None:
+    settings = get_settings()
+    serve_metrics(
+        settings.metrics_host,
+        settings.metrics_port,
+        REGISTRY,
+        variable=variable_name(Settings, "metrics_port"),
+    )
 
 
 def create_app(settings: Settings) -> Celery:
@@ -77,5 +113,6 @@ def create_app(settings: Settings) -> Celery:
 
 
 log_through_runtime(get_settings)
+signals.beat_init.connect(serve_beat_metrics, weak=False)
 
 app = create_app(get_settings())

@@ -13,7 +13,7 @@ from celery.schedules import ParseException, crontab
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from tracker_runtime.settings import ServiceSettings, load_settings
+from tracker_runtime.settings import MetricsPort, ServiceSettings, load_settings
 
 
 def parse_cron(expression: str) -> crontab:
@@ -64,6 +64,10 @@ class Settings(ServiceSettings):
     data_dir: Annotated[Path, Field(description="Writable folder for beat's schedule state.")] = (
         Path(".run/scheduler")
     )
+    metrics_host: Annotated[str, Field(description="Address of beat's metrics server.")] = (
+        "127.0.0.1"
+    )
+    metrics_port: MetricsPort = 9102
 
     @field_validator("digest_cron")
     @classmethod

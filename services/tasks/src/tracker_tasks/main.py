@@ -13,6 +13,7 @@ from tracker_tasks.config import Settings, get_settings
 from tracker_tasks.context import TasksContext
 from tracker_tasks.db import outbox
 from tracker_tasks.events.subscriptions import SUBSCRIPTIONS
+from tracker_tasks.metrics import LIVE_STREAMS  # noqa: F401  (served from the start, at 0)
 from tracker_tasks.revocations.cleanup import ExpiredRevocations
 from tracker_tasks.summaries.router import router as summaries_router
 from tracker_tasks.tasks.router import router as tasks_router

@@ -19,6 +19,7 @@ from sqlalchemy import make_url
 from devsupport.accounts import Account, bearer, log_in
 from tests.support.database import execute, fetch_all
 from tests.support.forged_tokens import claims_of
+from tests.support.metrics import sample
 from tests.support.tcp_proxy import TcpProxy
 from tracker_contracts import Envelope, SessionRevoked, UserRegistered
 from tracker_contracts.messaging import EVENTS_EXCHANGE, TASKS_EVENTS
@@ -357,3 +358,30 @@ async def test_a_revocation_outlives_a_database_outage(
         await wait_until_refused(client, alice.access_token, timeout=10)
         assert held["held_for_database"] == 1
         assert message_id not in await dead_lettered_ids()
+
+
+async def counted_within(name: str, value: float, labels: dict[str, str]) -> None:
+    """Wait until the sample reaches ``value`` (a message is settled, then counted, a
+    moment after its effect is visible)."""
+    async with asyncio.timeout(5):
+        while sample(name, **labels) < value:
+            await asyncio.sleep(0.02)
+
+
+async def test_the_consumer_counts_what_it_consumes_and_dead_letters(app: FastAPI) -> None:
+    labels = {"queue": TASKS_EVENTS.name, "event_type": "session.revoked"}
+    consumed = sample("tracker_events_consumed_total", **labels)
+    rejected = sample("tracker_events_dead_lettered_total", **labels)
+    session_id = uuid.uuid4()
+    message_id = f"malformed-{uuid.uuid4()}"
+
+    await publish(revoked_event(session_id), message_id=f"valid-{uuid.uuid4()}")
+    await wait_for_revoked(app, session_id)
+    await counted_within("tracker_events_consumed_total", consumed + 1, labels)
+    await publish(MALFORMED["invalid payload"], message_id=message_id)
+    await dead_lettered(message_id)
+    await counted_within("tracker_events_dead_lettered_total", rejected + 1, labels)
+
+    assert sample("tracker_events_consumed_total", **labels) == consumed + 1
+    assert sample("tracker_events_dead_lettered_total", **labels) == rejected + 1
+    assert sample("tracker_events_failed_total", **labels) == 0

@@ -36,6 +36,7 @@ from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
 from tracker_notifier.mail import kinds, messages
 from tracker_notifier.mail.messages import MailContent
 from tracker_notifier.mail.smtp import Mailer, PermanentMailError, TransientMailError
+from tracker_notifier.metrics import metrics
 from tracker_runtime import unsubscribe
 from tracker_runtime.backoff import backoff_delay
 
@@ -177,7 +178,7 @@ class DeliverySender:
             if isinstance(message, SendResult):
                 batch.results[delivery.id] = message
                 continue
-            result = self._deliver(session, delivery.id, message, attempt)
+            result = self._deliver(session, delivery.id, delivery.kind, message, attempt)
             batch.results[delivery.id] = result
             transient_in_a_row = transient_in_a_row + 1 if result.outcome is Outcome.RETRY else 0
             rest = (
@@ -202,7 +203,7 @@ class DeliverySender:
 
     def _claim(
         self, session: Session, delivery_id: int, accepted_at: datetime | None
-    ) -> SendResult | tuple[Message, int]:
+    ) -> SendResult | tuple[str, Message, int]:
         """Steps 1 and 2: the message to send and the attempt's number, or the result
         when there is nothing to send."""
         delivery = session.get(Delivery, delivery_id)
@@ -212,6 +213,7 @@ class DeliverySender:
         if accepted_at is not None:
             repository.mark_sent(session, delivery_id, sent_at=accepted_at)
             logger.info("recorded an accepted mail as sent", extra=_ids(delivery_id))
+            metrics().mails_sent.labels(delivery.kind).inc()
             return SendResult(Outcome.SENT)
         if delivery.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
             logger.info(
@@ -223,7 +225,7 @@ class DeliverySender:
         message = self._message(session, delivery)
         if isinstance(message, SendResult):
             return message
-        return message, repository.mark_sending(session, delivery_id)
+        return delivery.kind, message, repository.mark_sending(session, delivery_id)
 
     def _message(self, session: Session, delivery: Delivery) -> Message | SendResult:
         """The delivery's message; a delivery that cannot be built is failed for good."""
@@ -237,6 +239,7 @@ class DeliverySender:
         except LinkExpired as error:
             repository.mark_failed(session, delivery.id, error=f"expired: {error}")
             logger.warning("mail not sent: %s", error, extra=_ids(delivery.id))
+            metrics().mails_failed.labels(delivery.kind).inc()
             return SendResult(Outcome.EXPIRED, error=str(error))
         except Exception as error:
             # Whatever the cause (a bad address, a payload that lost a field, a bug), this
@@ -250,19 +253,20 @@ class DeliverySender:
                 exc_info=not isinstance(error, ValueError),
                 extra=_ids(delivery.id),
             )
+            metrics().mails_failed.labels(delivery.kind).inc()
             return SendResult(Outcome.FAILED, error=str(error))
 
     def _deliver(
-        self, session: Session, delivery_id: int, message: Message, attempt: int
+        self, session: Session, delivery_id: int, kind: str, message: Message, attempt: int
     ) -> SendResult:
         """Steps 3 and 4."""
         try:
             self._mailer.send(message)
         except PermanentMailError as error:
-            return self._give_up(session, delivery_id, attempt, error)
+            return self._give_up(session, delivery_id, kind, attempt, error)
         except TransientMailError as error:
             if attempt >= self._settings.max_send_attempts:
-                return self._give_up(session, delivery_id, attempt, error)
+                return self._give_up(session, delivery_id, kind, attempt, error)
             delay = retry_delay(
                 attempt, base=self._settings.retry_base_delay, cap=self._settings.retry_max_delay
             )
@@ -274,11 +278,12 @@ class DeliverySender:
                 error,
                 extra={**_ids(delivery_id), "attempt": attempt},
             )
+            metrics().mails_retried.labels(kind).inc()
             return SendResult(Outcome.RETRY, retry_in=delay, error=str(error))
         except Exception as error:
             # A fault of ours, not the server's: resending cannot be trusted to help, and
             # holding the delivery (or the rest of its batch) would stall every later mail.
-            return self._give_up(session, delivery_id, attempt, error, unexpected=True)
+            return self._give_up(session, delivery_id, kind, attempt, error, unexpected=True)
 
         sent_at = datetime.now(UTC)
         try:
@@ -290,12 +295,14 @@ class DeliverySender:
             "mail sent",
             extra={**_ids(delivery_id), "attempt": attempt, "message_id": message["Message-ID"]},
         )
+        metrics().mails_sent.labels(kind).inc()
         return SendResult(Outcome.SENT)
 
     def _give_up(
         self,
         session: Session,
         delivery_id: int,
+        kind: str,
         attempt: int,
         error: Exception,
         *,
@@ -310,6 +317,7 @@ class DeliverySender:
             exc_info=error if unexpected else None,
             extra={**_ids(delivery_id), "attempt": attempt},
         )
+        metrics().mails_failed.labels(kind).inc()
         return SendResult(Outcome.FAILED, error=reason)
 
 

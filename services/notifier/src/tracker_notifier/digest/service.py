@@ -44,6 +44,7 @@ from tracker_notifier.mail.kinds import (
     OPEN_TITLES_SHOWN,
     Digest,
 )
+from tracker_notifier.metrics import metrics
 from tracker_notifier.recipients import repository as recipients
 from tracker_runtime.timezones import known_timezones
 
@@ -142,6 +143,17 @@ class DigestRun:
 
     def tick(self, at: datetime) -> TickReport:
         """Do everything due at ``at``; safe to run any number of times, side by side."""
+        try:
+            report = self._tick(at)
+        except Exception:
+            metrics().digest_runs.labels("failed").inc()
+            raise
+        metrics().digest_runs.labels("completed").inc()
+        metrics().digest_users.inc(report.users)
+        metrics().digest_duration.observe(report.seconds)
+        return report
+
+    def _tick(self, at: datetime) -> TickReport:
         started = time.monotonic()
         report = TickReport(at=at)
         days = due_days(at, known_timezones(), self._settings.digest_grace)

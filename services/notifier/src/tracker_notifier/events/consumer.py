@@ -11,6 +11,9 @@ A message that is not a valid event of a subscribed type is rejected without req
 which dead-letters it to ``notifier.events.dead-letter``; nothing a message holds can stop
 the step. Redelivery is fine: the task id is derived from the event id and the
 task deduplicates on it through the inbox.
+
+Metrics (``tracker_runtime.metrics``): the step counts redeliveries, what it dead-letters
+and what it could not hand over (failed, requeued); the task counts what it applied.
 """
 
 import logging
@@ -25,6 +28,12 @@ from tracker_notifier.config import get_settings
 from tracker_notifier.context import request_context
 from tracker_notifier.events.subscriptions import SUBSCRIPTIONS
 from tracker_runtime.kombu_topology import consumer_queue, declare_topology
+from tracker_runtime.metrics import (
+    EVENTS_DEAD_LETTERED,
+    EVENTS_FAILED,
+    EVENTS_REDELIVERED,
+    UNKNOWN_EVENT_TYPE,
+)
 
 logger = logging.getLogger("tracker.notifier.consumer")
 
@@ -33,6 +42,14 @@ PUBLISH_CONFIRM_TIMEOUT = 10.0
 
 def handle_event_task_id(envelope: Envelope[EventData]) -> str:
     return f"event-{envelope.event_id}"
+
+
+def event_labels(message: Any) -> tuple[str, str]:
+    """The event metrics' labels of a message: its routing key when the queue is bound to
+    it (never a value a producer made up), else ``unknown``."""
+    key = message.delivery_info.get("routing_key")
+    known = key in SUBSCRIPTIONS.queue.routing_keys
+    return SUBSCRIPTIONS.queue.name, str(key) if known else UNKNOWN_EVENT_TYPE
 
 
 class EventsConsumerStep(bootsteps.ConsumerStep):  # type: ignore[misc]
@@ -68,6 +85,7 @@ class EventsConsumerStep(bootsteps.ConsumerStep):  # type: ignore[misc]
             error,
             extra={"message_id": message.properties.get("message_id")},
         )
+        EVENTS_DEAD_LETTERED.labels(*event_labels(message)).inc()
         _settle(message.reject, requeue=False)
 
     def on_message(self, message: Any) -> None:
@@ -81,10 +99,14 @@ class EventsConsumerStep(bootsteps.ConsumerStep):  # type: ignore[misc]
             "message_id": message.properties.get("message_id"),
             "redelivered": bool(message.delivery_info.get("redelivered")),
         }
+        labels = event_labels(message)
+        if about["redelivered"]:
+            EVENTS_REDELIVERED.labels(*labels).inc()
         try:
             envelope = SUBSCRIPTIONS.validate(message.body, headers)
         except InvalidEvent as error:
             logger.warning("invalid event dead-lettered: %s", error, extra=about)
+            EVENTS_DEAD_LETTERED.labels(*labels).inc()
             _settle(message.reject, requeue=False)
             return
         try:
@@ -101,6 +123,7 @@ class EventsConsumerStep(bootsteps.ConsumerStep):  # type: ignore[misc]
         except Exception:
             # The broker did not confirm the task; the event goes back to its queue.
             logger.exception("could not hand the event to a task; requeued", extra=about)
+            EVENTS_FAILED.labels(*labels).inc()
             _settle(message.requeue)
             return
         _settle(message.ack)

@@ -38,6 +38,7 @@ from tracker_notifier.deliveries import repository as deliveries
 from tracker_notifier.deliveries.repository import NewDelivery
 from tracker_notifier.mail import messages
 from tracker_notifier.mail.kinds import Reminder
+from tracker_notifier.metrics import metrics
 from tracker_notifier.reminders import repository
 from tracker_notifier.reminders.repository import DueReminder
 
@@ -128,6 +129,7 @@ class ReminderRun:
                     self._settings.reminder_grace,
                     extra={"task_id": str(reminder.task_id)},
                 )
+            _measure(rows, late, unwanted, now)
             report.queued += len(delivery_ids)
             report.late += len(late)
             report.unwanted += unwanted
@@ -195,3 +197,18 @@ class ReminderRun:
             repository.forget_deleted_before(
                 session, now - self._settings.inbox_retention, limit=TOMBSTONE_BATCH
             )
+
+
+def _measure(
+    rows: list[NewDelivery], late: list[DueReminder], unwanted: int, now: datetime
+) -> None:
+    """How late each fired reminder went out; how many were skipped, and why."""
+    lateness = metrics().reminder_lateness
+    for row in rows:
+        if isinstance(row.payload, Reminder):
+            lateness.observe((now - row.payload.remind_at).total_seconds())
+    skipped = metrics().reminders_skipped
+    if late:
+        skipped.labels(LATE).inc(len(late))
+    if unwanted:
+        skipped.labels(UNWANTED).inc(unwanted)

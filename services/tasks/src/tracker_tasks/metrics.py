@@ -1,0 +1,11 @@
+"""The tasks service's own metrics, beside the shell's (requests, the relay, the consumer).
+
+``LIVE_STREAMS`` counts the live streams (``GET /api/tasks/events``) this replica holds open:
+the stream increments it when it opens and decrements it when it closes, whatever closes it.
+"""
+
+from prometheus_client import Gauge
+
+LIVE_STREAMS = Gauge(
+    "tracker_live_streams", "Live streams of task changes this replica holds open."
+)
