@@ -209,7 +209,7 @@ def run() -> ScenarioReport:
     with tempfile.TemporaryDirectory(prefix="bench-reminders-") as beat_dir:
         beat = spawn(
             ["python", "-m", "celery", "-A", "tracker_scheduler.beat", "beat"],
-            {**environment, "SCHEDULER_DATA_DIR": beat_dir},
+            {**environment, "SCHEDULER_DATA_DIR": beat_dir, "SCHEDULER_METRICS_PORT": "0"},
             RESULTS / "reminders-beat.log",
         )
         try:

@@ -120,9 +120,12 @@ def uvicorn_service(
 def start_notifier_worker(
     environment: Mapping[str, str], log: Path, *, concurrency: int, name: str
 ) -> subprocess.Popen[bytes]:
-    """The notifier's Celery worker as ``make dev`` runs it, in its own process group."""
+    """The notifier's Celery worker as ``make dev`` runs it, in its own process group,
+    without a metrics server (a bench runs several, maybe beside ``make dev``)."""
     return spawn(
-        notifier_worker_command(concurrency=concurrency, name=f"{name}@%h"), environment, log
+        notifier_worker_command(concurrency=concurrency, name=f"{name}@%h"),
+        {"NOTIFIER_METRICS_PORT": "0", **environment},
+        log,
     )
 
 
