@@ -106,16 +106,11 @@ class EventReader:
             raise EOFError(f"the stream ended (an id seen last: {seen_id})")
 
     async def position(self, timeout: float = 5.0) -> str:
-        """The id the stream opened at (its first block has an id and no data)."""
-        if self._lines is None:
-            self._lines = self.response.aiter_lines()
-        async with asyncio.timeout(timeout):
-            async for line in self._lines:
-                if line.startswith("id:"):
-                    self.last_id = line.partition(":")[2].strip()
-                elif line == "" and self.last_id is not None:
-                    return self.last_id
-        raise EOFError("the stream ended before its position")
+        """The id the stream opened at, from its first event (``ready``)."""
+        event = await self.next(timeout)
+        assert event.event == "ready", event
+        assert event.id is not None
+        return event.id
 
     async def until_closed(self, timeout: float) -> None:
         """Read until the server ends the stream; every event before is dropped."""

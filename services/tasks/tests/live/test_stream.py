@@ -132,6 +132,7 @@ async def test_a_reconnection_with_last_event_id_gets_what_it_missed(
         ({"last_event_id": last}, alice.headers),
     ):
         async with stream(b.url, headers, query) as events:
+            assert await events.position() == last  # where it left off
             replayed = [await events.next() for _ in missed]
         assert [event.data for event in replayed] == missed
         assert [event.id for event in replayed] == [str(int(last) + n) for n in (1, 2, 3)]
@@ -148,6 +149,7 @@ async def test_changes_older_than_kept_get_a_resync(
     assert await a.app.state.expired_changes.delete_expired() == 2
 
     async with stream(b.url, {**alice.headers, "Last-Event-ID": "0"}) as events:
+        assert await events.position() == "0"
         event = await events.next()
     assert (event.event, event.id, event.json()) == ("resync", "2", {"reason": "expired"})
 
@@ -182,9 +184,11 @@ async def test_more_missed_than_the_replay_limit_gets_a_resync(
         count=limit + 1,
     )
     async with stream(b.url, {**alice.headers, "Last-Event-ID": "0"}) as events:
+        await events.position()
         event = await events.next()
     assert (event.event, event.id, event.json()) == ("resync", str(limit + 1), {"reason": "behind"})
     async with stream(b.url, {**alice.headers, "Last-Event-ID": "1"}) as events:
+        await events.position()
         replayed = [await events.next() for _ in range(limit)]
     assert replayed[-1].id == str(limit + 1)
 

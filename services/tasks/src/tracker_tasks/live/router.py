@@ -10,7 +10,8 @@ from tracker_tasks.revocations import repository as revocations
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
-STREAM_DESCRIPTION = """Server-Sent Events: each change of the caller's tasks, from any tab,
+STREAM_DESCRIPTION = """Server-Sent Events: first `event: ready` (its `id:` is where the
+stream starts), then each change of the caller's tasks, from any tab,
 device, replica or API client, as `event: task.created` or `task.updated` (data: the task
 as `GET /api/tasks/{id}` answers with it) or `task.deleted` (data: `{"id": ...}`), each with
 an `id:` line, its position in the caller's changes. A client that reconnects with

@@ -4,6 +4,8 @@ The wire format (Server-Sent Events)::
 
     retry: 2000
     id: 41
+    event: ready
+    data: {}
 
     id: 42
     event: task.updated
@@ -17,8 +19,9 @@ The wire format (Server-Sent Events)::
 
 Every change carries its position in the person's feed as its ``id``, so a client that
 reconnects (``Last-Event-ID``, or ``?last_event_id=`` for a new ``EventSource``) gets what
-it missed, from any replica. The first lines set the client's position before any change,
-so that even a stream that saw none resumes where it opened.
+it missed, from any replica. The first event, ``ready``, tells the client where the stream
+opened, so that even a stream that saw no change resumes from there (and a client that
+loads the list after it misses nothing in between).
 """
 
 import asyncio
@@ -45,6 +48,7 @@ SEND_TIMEOUT_SECONDS = 30.0
 """A client that takes no bytes for this long (its buffers full) is disconnected: its
 stream would otherwise hold its socket and buffers forever."""
 KEEPALIVE = b": keep-alive\n\n"
+READY = "ready"
 RESYNC = "resync"
 
 
@@ -98,7 +102,7 @@ async def frames(stream: Stream, reader: Reader, *, resync: str | None) -> Async
     if resync is not None:
         yield f"retry: {RETRY_MILLISECONDS}\n".encode() + reader.resync(reader.position, resync)
     else:
-        yield f"retry: {RETRY_MILLISECONDS}\nid: {reader.position}\n\n".encode()
+        yield f"retry: {RETRY_MILLISECONDS}\n".encode() + frame(READY, reader.position, "{}")
     while True:
         await stream.woken.wait()
         stream.woken.clear()
