@@ -2,7 +2,6 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -21,7 +20,6 @@ ContextDep = Annotated[TasksContext, Depends(context_of)]
 class CurrentUser:
     id: uuid.UUID
     session_id: uuid.UUID
-    token_expires_at: datetime
 
 
 async def current_user(request: Request, db: SessionDep, ctx: ContextDep) -> CurrentUser:
@@ -33,9 +31,7 @@ async def current_user(request: Request, db: SessionDep, ctx: ContextDep) -> Cur
     claims = await ctx.verifier.access_claims(token)
     if await revocations.is_revoked(db, claims.session_id):
         raise InvalidToken("This session has ended; log in again")
-    return CurrentUser(
-        id=claims.user_id, session_id=claims.session_id, token_expires_at=claims.expires_at
-    )
+    return CurrentUser(id=claims.user_id, session_id=claims.session_id)
 
 
 UserDep = Annotated[CurrentUser, Depends(current_user)]

@@ -2,6 +2,7 @@
 its own queue on the real RabbitMQ test vhost), on the real PostgreSQL test database."""
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -289,3 +290,19 @@ async def test_the_feed_is_erased_with_the_account(
     async with asyncio.timeout(10):
         while await fetch_all(a.app, query, id=uuid.UUID(alice.id)):
             await asyncio.sleep(0.05)
+
+
+async def test_open_streams_hold_no_database_connection(auth_app: FastAPI, alice: Account) -> None:
+    """More streams than the pool has connections, and requests still get one."""
+    settings = make_settings(database_pool_size=1)  # two connections with the overflow
+    async with (
+        jwks_client(auth_app) as keys,
+        serve(create_app(settings, jwks_client=keys)) as small,
+        contextlib.AsyncExitStack() as streams,
+    ):
+        for _ in range(6):
+            events = await streams.enter_async_context(stream(small.url, alice.headers))
+            await events.position()
+        async with http(small) as client:
+            listed = await client.get("/api/tasks", headers=alice.headers)
+        assert listed.status_code == 200

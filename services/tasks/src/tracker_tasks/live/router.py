@@ -1,9 +1,9 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 
-from tracker_runtime.tokens import InvalidToken
-from tracker_tasks.deps import ContextDep, UserDep
+from tracker_runtime.tokens import InvalidToken, token_from
+from tracker_tasks.deps import ContextDep
 from tracker_tasks.live import repository as feed
 from tracker_tasks.live.stream import MEDIA_TYPE, EventStreamResponse, Reader, frames
 from tracker_tasks.revocations import repository as revocations
@@ -42,7 +42,7 @@ def position_of(value: str | None) -> int | None:
 )
 async def task_events(
     *,
-    user: UserDep,
+    request: Request,
     ctx: ContextDep,
     last_event_id_header: Annotated[
         str | None, Header(alias="Last-Event-ID", max_length=100)
@@ -52,16 +52,22 @@ async def task_events(
         Query(max_length=100, description="The last `id:` received, as Last-Event-ID"),
     ] = None,
 ) -> EventStreamResponse:
+    # Authenticated as every other route (tracker_tasks.deps.current_user), but without the
+    # request's session: that one lasts as long as the response, which here is endless.
+    token = token_from(request)
+    if token is None:
+        raise InvalidToken()
+    claims = await ctx.verifier.access_claims(token)
     hub = ctx.streams
     settings = ctx.settings
-    # Registered before the session is checked again: a logout that lands between the
-    # check and the registration would otherwise leave this stream open.
-    stream = hub.open(user.id, user.session_id, user.token_expires_at)
+    # Registered before the session is checked: a logout that lands between the check and
+    # the registration would otherwise leave this stream open.
+    stream = hub.open(claims.user_id, claims.session_id, claims.expires_at)
     try:
         async with ctx.database.sessions() as db:
-            if await revocations.is_revoked(db, user.session_id):
+            if await revocations.is_revoked(db, claims.session_id):
                 raise InvalidToken("This session has ended; log in again")
-            head = await feed.head_of(db, user.id)
+            head = await feed.head_of(db, claims.user_id)
     except BaseException:
         hub.discard(stream)
         raise
@@ -69,7 +75,7 @@ async def task_events(
     reader = Reader(
         database=ctx.database,
         hub=hub,
-        owner_id=user.id,
+        owner_id=claims.user_id,
         limit=settings.stream_replay_limit,
         position=head if after is None or not 0 <= after <= head else after,
     )
