@@ -10,7 +10,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from bench import auth, digest, erase, mail, relay, reminders
+from bench import auth, digest, erase, live, mail, relay, reminders
 from bench.progress import say
 from bench.report import ScenarioReport, render
 
@@ -23,6 +23,7 @@ SCENARIOS: dict[str, Scenario] = {
     digest.NAME: digest.run,
     erase.NAME: erase.run,
     reminders.NAME: reminders.run,
+    live.NAME: live.run,
 }
 
 
