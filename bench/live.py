@@ -217,6 +217,7 @@ async def measure_idle(host: str, port: int, pid: int, keys_dir: str) -> dict[st
     rss_end = rss_bytes(pid)
     for stream in streams:
         stream.close()
+    await streams_closed(host, port)
     return {
         "streams": len(streams),
         "people": len(people),
@@ -232,6 +233,18 @@ async def measure_idle(host: str, port: int, pid: int, keys_dir: str) -> dict[st
             keep_alives / len(streams) / IDLE_WINDOW_S * 60, 2
         ),
     }
+
+
+async def streams_closed(host: str, port: int) -> None:
+    """Wait until the service has let go of every stream (its /readyz counts them)."""
+    async with httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=10) as client:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready = (await client.get("/readyz")).json()
+            if ready["checks"]["streams"].get("streams") == 0:
+                return
+            await asyncio.sleep(0.5)
+    raise ServiceError("the service still holds streams a minute after they were closed")
 
 
 # -- (b) changes to listening streams ----------------------------------------------------
@@ -262,7 +275,7 @@ async def _bare_queue(arrivals: dict[tuple[str, int], float]) -> aio_pika.abc.Ab
     return connection
 
 
-async def measure_changes(host: str, port: int, keys_dir: str) -> dict[str, Any]:
+async def measure_changes(host: str, port: int, pid: int, keys_dir: str) -> dict[str, Any]:
     people = mint_tokens(keys_dir, LISTENERS)
     base_url = f"http://{host}:{port}"
     changes: dict[tuple[str, int], Change] = {}
@@ -289,6 +302,7 @@ async def measure_changes(host: str, port: int, keys_dir: str) -> dict[str, Any]
         collectors = [asyncio.create_task(_collect(stream, changes)) for stream in streams]
         say(f"live: {CHANGES} changes at {RATE:.0f} per second")
         writes = []
+        cpu_before = cpu_seconds(pid)
         started = time.monotonic()
         for number in range(CHANGES):
             await asyncio.sleep(max(0.0, started + number / RATE - time.monotonic()))
@@ -297,7 +311,9 @@ async def measure_changes(host: str, port: int, keys_dir: str) -> dict[str, Any]
                 asyncio.create_task(_change(client, task_ids[who], people[who][1], number, changes))
             )
         await asyncio.gather(*writes)
-        achieved_rate = CHANGES / (time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        achieved_rate = CHANGES / elapsed
+        cpu_percent = 100 * (cpu_seconds(pid) - cpu_before) / elapsed
         deadline = time.monotonic() + ARRIVAL_WAIT_S
         while time.monotonic() < deadline and any(c.on_stream is None for c in changes.values()):
             await asyncio.sleep(0.1)
@@ -316,6 +332,7 @@ async def measure_changes(host: str, port: int, keys_dir: str) -> dict[str, Any]
         "changes": len(changes),
         "changes_per_s": round(achieved_rate, 1),
         "lost": len(changes) - len(arrived),
+        "tasks_cpu_percent": round(cpu_percent, 1),
         "answered_to_stream": _ms([on_stream - c.answered for c, on_stream in arrived]),
         "sent_to_stream": _ms([on_stream - c.sent for c, on_stream in arrived]),
         "baseline_answered_to_bare_queue": _ms([queued - c.answered for c, queued in floor]),
@@ -397,7 +414,7 @@ def run() -> ScenarioReport:
         ):
             host, port = "127.0.0.1", int(tasks.base_url.rsplit(":", 1)[1])
             idle = asyncio.run(measure_idle(host, port, tasks.pid, keys_dir))
-            listening = asyncio.run(measure_changes(host, port, keys_dir))
+            listening = asyncio.run(measure_changes(host, port, tasks.pid, keys_dir))
     stream_ms = listening["answered_to_stream"]
     floor_ms = listening["baseline_answered_to_bare_queue"]
     return ScenarioReport(

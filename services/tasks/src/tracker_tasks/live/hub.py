@@ -128,13 +128,16 @@ class StreamHub:
             self.discard(stream)
 
     async def on_broker_connected(self, reconnected: bool) -> None:
-        """After a time away from the broker, events may have been missed: every stream
-        reads the feed for what it missed, and the streams of sessions that ended meanwhile
-        close."""
-        if not reconnected:
-            return
+        """Subscribed (again): events may have been missed while this process was not (a
+        lost connection, or a broker still away when the first streams opened), so every
+        stream reads the feed for what it missed, and the streams of sessions that ended
+        meanwhile close."""
         streams = self.streams()
-        logger.info("back on the broker: %d streams catch up", len(streams))
+        if not streams:
+            return
+        logger.info(
+            "subscribed %s: %d streams catch up", "again" if reconnected else "", len(streams)
+        )
         for stream in streams:
             stream.changed()
         sessions = list(self._by_session)
