@@ -102,7 +102,10 @@ class ReplicaConsumer:
             self.subscribed = True
             self._logger.info("subscribed to %s", self.queue_name)
             if self._on_connected is not None:
-                await self._on_connected(connected_before)
+                try:
+                    await self._on_connected(connected_before)
+                except Exception:  # the subscription stands whatever the service makes of it
+                    self._logger.exception("on_connected failed")
             connected_before = True
             await self._lost.wait()
             self.subscribed = False
