@@ -80,3 +80,21 @@ async def test_an_api_change_shows_in_every_tab(open_app: OpenApp) -> None:
     for tab in (first, second):
         await expect(tab.task("From a script")).to_have_count(0)
         await expect(tab.page.locator("#open-empty")).to_be_visible()
+
+
+async def test_a_refused_stream_shows_reconnecting_and_catches_up(open_app: OpenApp) -> None:
+    app = await open_app()
+    refused = "**/api/tasks/events*"  # as when the access cookie has expired
+    await app.page.route(refused, lambda route: route.fulfill(status=401, body="{}"))
+    await app.register()
+    await expect(app.page.locator("#live-state")).to_be_visible()
+    await expect(app.page.locator("#live-state")).to_have_text("Reconnecting…")
+
+    # Changed meanwhile, elsewhere (an API client).
+    created = await app.api("POST", "/api/tasks", {"title": "While away"})
+    assert created.status == 201
+    await app.page.unroute(refused)
+
+    await live(app)
+    await expect(app.task("While away", "open")).to_be_visible()
+    await expect(app.titles("open")).to_have_text(["While away"])

@@ -14,7 +14,8 @@
  * (the access token expired, a gateway error), the tab renews the session through the API
  * and opens a new EventSource after a growing pause (1 s doubling to 30 s, with jitter),
  * naming the last id in `?last_event_id=`. Meanwhile the header shows "Reconnecting…".
- * `resync` means too much was missed: the list is loaded again.
+ * `resync` means too much was missed: the list is loaded again, and so it is when a stream
+ * opens without an id to resume from after the list was loaded (it could not open before).
  */
 (function (TT, $) {
   "use strict";
@@ -32,6 +33,7 @@
   let loading = null; // the list being loaded: events wait for it in `waiting`
   let waiting = [];
   let generation = 0; // bumped on stop: what a stopped stream does is ignored
+  let listLoaded = false; // the list was loaded once since log-in (streams opened later resume)
 
   function showState(state) {
     $("#live-state").prop("hidden", state !== "reconnecting");
@@ -82,7 +84,7 @@
     return failed;
   }
 
-  function listen(stream, mine, onReady) {
+  function listen(stream, mine, resumed, onReady) {
     function track(handler) {
       return function (event) {
         if (mine !== generation || stream !== source) {
@@ -97,6 +99,9 @@
     stream.addEventListener("ready", track(function () {
       failures = 0;
       showState("live");
+      if (!resumed && listLoaded) {
+        reload(); // a stream that could not resume: what changed before it is in the list
+      }
       onReady();
     }));
     for (const kind of ["task.created", "task.updated", "task.deleted"]) {
@@ -125,7 +130,7 @@
   function open(onReady) {
     const url = lastId === null ? PATH : PATH + "?last_event_id=" + encodeURIComponent(lastId);
     source = new EventSource(url);
-    listen(source, generation, onReady);
+    listen(source, generation, lastId !== null, onReady);
   }
 
   /** The server refused the stream: renew the session if need be, then try again. */
@@ -170,7 +175,11 @@
       open(ready);
       setTimeout(ready, READY_WAIT_MS);
     }).then(function () {
-      return mine === generation ? reload() : null;
+      if (mine !== generation) {
+        return null;
+      }
+      listLoaded = true;
+      return reload();
     });
   }
 
@@ -184,6 +193,7 @@
       source = null;
     }
     lastId = null;
+    listLoaded = false;
     failures = 0;
     loading = null;
     waiting = [];

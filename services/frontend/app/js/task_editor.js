@@ -602,10 +602,7 @@
   function applyRemote(task) {
     const saver = savers.get(task.id);
     if (!saver || saver.removed) {
-      const known = TT.tasks.get(task.id);
-      if (!known || known.version === undefined || known.version < task.version) {
-        TT.tasks.put(task);
-      }
+      TT.tasks.putNewer(task);
       return;
     }
     if (task.version <= saver.task.version) {
