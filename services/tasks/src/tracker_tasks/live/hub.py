@@ -10,6 +10,7 @@ Handing an event to a stream never waits for anything.
 """
 
 import asyncio
+import itertools
 import logging
 import uuid
 from collections.abc import Callable
@@ -34,6 +35,8 @@ class Stream:
     ends_at: datetime
     """When its access token expires: the stream ends then, and the client reconnects with a
     renewed one."""
+    slot: int = 0
+    """Which second of the keep-alive interval this stream gets its comment line in."""
     woken: asyncio.Event = field(default_factory=asyncio.Event)
     changes_due: bool = False
     keepalive_due: bool = False
@@ -65,6 +68,8 @@ class StreamHub:
         self._by_session: dict[uuid.UUID, set[Stream]] = {}
         self._loops = BackgroundLoops()
         self._unregister: Callable[[], None] | None = None
+        self._slots = max(1, int(keepalive_interval.total_seconds()))
+        self._opened = itertools.count()
         self.reads = asyncio.Semaphore(concurrent_reads)
         """Streams read the feed through this, so that many waking at once (a reconnection
         to the broker) never take every connection of the pool from the requests."""
@@ -91,7 +96,12 @@ class StreamHub:
     # -- streams -----------------------------------------------------------------------
 
     def open(self, user_id: uuid.UUID, session_id: uuid.UUID, ends_at: datetime) -> Stream:
-        stream = Stream(user_id=user_id, session_id=session_id, ends_at=ends_at)
+        stream = Stream(
+            user_id=user_id,
+            session_id=session_id,
+            ends_at=ends_at,
+            slot=next(self._opened) % self._slots,
+        )
         self._by_user.setdefault(user_id, set()).add(stream)
         self._by_session.setdefault(session_id, set()).add(stream)
         return stream
@@ -151,12 +161,19 @@ class StreamHub:
     # -- keep-alive --------------------------------------------------------------------
 
     async def _keep_alive(self) -> None:
-        """One loop for every stream: each gets a comment line every interval (idle streams
-        sleep in between, with no timer of their own), and those whose token expired end."""
+        """One loop for every stream: each gets a comment line once per interval (idle
+        streams sleep in between, with no timer of their own), and those whose token
+        expired end. The streams take turns, one slot of them each second, so that ten
+        thousand streams never wake at once and hold up the requests."""
+        period = self._keepalive_interval.total_seconds() / self._slots
+        tick = 0
         while True:
-            await asyncio.sleep(self._keepalive_interval.total_seconds())
+            await asyncio.sleep(period)
+            tick = (tick + 1) % self._slots
             now = datetime.now(UTC)
             for stream in self.streams():
+                if stream.slot != tick:
+                    continue
                 if stream.ends_at <= now:
                     self.discard(stream)
                 else:
