@@ -59,7 +59,7 @@ KEEPALIVE_S = 15
 IDLE_WINDOW_S = float(os.environ.get("BENCH_LIVE_IDLE_WINDOW", "35"))
 """Long enough for two keep-alive rounds."""
 OPENING_AT_ONCE = 100
-ARRIVAL_WAIT_S = 10.0
+ARRIVAL_WAIT_S = 60.0
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
