@@ -68,7 +68,8 @@ class StreamHub:
         self._by_session: dict[uuid.UUID, set[Stream]] = {}
         self._loops = BackgroundLoops()
         self._unregister: Callable[[], None] | None = None
-        self._slots = max(1, int(keepalive_interval.total_seconds()))
+        slots = max(1, int(keepalive_interval.total_seconds()))
+        self._by_slot: list[set[Stream]] = [set() for _ in range(slots)]
         self._opened = itertools.count()
         self.reads = asyncio.Semaphore(concurrent_reads)
         """Streams read the feed through this, so that many waking at once (a reconnection
@@ -100,14 +101,16 @@ class StreamHub:
             user_id=user_id,
             session_id=session_id,
             ends_at=ends_at,
-            slot=next(self._opened) % self._slots,
+            slot=next(self._opened) % len(self._by_slot),
         )
+        self._by_slot[stream.slot].add(stream)
         self._by_user.setdefault(user_id, set()).add(stream)
         self._by_session.setdefault(session_id, set()).add(stream)
         return stream
 
     def discard(self, stream: Stream) -> None:
         stream.close()
+        self._by_slot[stream.slot].discard(stream)
         for index, key in ((self._by_user, stream.user_id), (self._by_session, stream.session_id)):
             streams = index.get(key)
             if streams is not None:
@@ -165,15 +168,13 @@ class StreamHub:
         streams sleep in between, with no timer of their own), and those whose token
         expired end. The streams take turns, one slot of them each second, so that ten
         thousand streams never wake at once and hold up the requests."""
-        period = self._keepalive_interval.total_seconds() / self._slots
+        period = self._keepalive_interval.total_seconds() / len(self._by_slot)
         tick = 0
         while True:
             await asyncio.sleep(period)
-            tick = (tick + 1) % self._slots
+            tick = (tick + 1) % len(self._by_slot)
             now = datetime.now(UTC)
-            for stream in self.streams():
-                if stream.slot != tick:
-                    continue
+            for stream in list(self._by_slot[tick]):
                 if stream.ends_at <= now:
                     self.discard(stream)
                 else:
