@@ -10,7 +10,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from bench import auth, digest, erase, mail, relay, reminders, tasks
+from bench import auth, digest, erase, live, mail, relay, reminders, tasks
 from bench.progress import say
 from bench.report import ScenarioReport, render
 
@@ -24,6 +24,7 @@ SCENARIOS: dict[str, Scenario] = {
     erase.NAME: erase.run,
     reminders.NAME: reminders.run,
     tasks.NAME: tasks.run,
+    live.NAME: live.run,
 }
 
 

@@ -33,6 +33,7 @@ APP_SCRIPTS = (
     "undo.js",
     "tasks.js",
     "task_editor.js",
+    "live.js",
     "account.js",
     "settings.js",
     "links.js",

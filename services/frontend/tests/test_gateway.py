@@ -30,8 +30,13 @@ class Echo(BaseHTTPRequestHandler):
     429 with a Retry-After of its own when asked to (``?throttle``)."""
 
     service = ""
+    stream_released = threading.Event()
+    """Ends the stand-in live stream, which sends its first event and then holds on."""
 
     def answer(self) -> None:
+        if self.path.startswith("/api/tasks/events"):
+            self.hold_a_stream()
+            return
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
@@ -46,6 +51,17 @@ class Echo(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def hold_a_stream(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        event = b"id: 1\nevent: task.created\ndata: {}\n\n"
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+        self.wfile.flush()
+        self.stream_released.wait(timeout=10)
+        self.wfile.write(b"0\r\n\r\n")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = answer
 
@@ -321,3 +337,19 @@ def test_the_image_refuses_a_proxy_that_is_not_an_address() -> None:
 
     assert sourced.returncode == 1
     assert "GATEWAY_TRUSTED_PROXIES" in sourced.stderr
+
+
+def test_the_live_stream_passes_through_as_it_is_sent(start_gateway: StartGateway) -> None:
+    """Unbuffered: the first event arrives while the service still holds the stream open.
+    And not rate limited: many streams open at once from one address."""
+    gateway = start_gateway()
+    try:
+        with gateway.client() as client:
+            for _ in range(30):
+                with client.stream("GET", "/api/tasks/events", timeout=3) as response:
+                    assert response.status_code == 200
+                    assert response.headers["content-type"] == "text/event-stream"
+                    first = next(response.iter_raw())
+                    assert first.startswith(b"id: 1\nevent: task.created\n")
+    finally:
+        Echo.stream_released.set()

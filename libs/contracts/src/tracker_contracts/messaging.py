@@ -16,6 +16,9 @@ still finds the consumer's queue.
   per consumer queue.
 - ``notifier.tasks`` (topic) and its two queues: the notifier's Celery tasks, sent by name,
   and apart from them the ticks (``notifier.ticks``), which never wait behind mails.
+- ``tasks.live.<replica>``: one queue per process of the tasks service (exclusive, deleted
+  with its connection), so that every replica hears of every task change and ended
+  session, for the live streams it holds (:data:`TASKS_LIVE`).
 
 The names and arguments here are pinned: RabbitMQ refuses to redeclare a queue with other
 arguments (PRECONDITION_FAILED).
@@ -135,7 +138,44 @@ TASKS_EVENTS = ConsumerQueue(name="tasks.events", events=(SessionRevoked, UserDe
 accounts, whose tasks it erases."""
 
 CONSUMER_QUEUES: tuple[ConsumerQueue, ...] = (NOTIFIER_EVENTS, TASKS_EVENTS)
-"""Every queue bound to ``tracker.events``."""
+"""Every durable queue bound to ``tracker.events``."""
+
+
+@dataclass(frozen=True)
+class ReplicaQueue(ConsumerQueue):
+    """A queue of one process, not of its service: every replica declares its own, named
+    ``<name>.<replica>``, exclusive to its connection and deleted with it, so each replica
+    receives its own copy of every event bound (what each process must *know*, rather than
+    what the service must *do* once). Nothing is dead-lettered or redelivered: a replica
+    that was away from the broker missed events, and its consumer catches up another way.
+    The length bound drops the oldest events rather than letting a stuck replica pile up
+    messages in the broker."""
+
+    max_length: int = 10_000
+
+    def queue_name(self, replica: str) -> str:
+        return f"{self.name}.{replica}"
+
+    @property
+    def queue_arguments(self) -> dict[str, Any]:
+        return {
+            "x-queue-type": "classic",
+            "x-max-length": self.max_length,
+            "x-overflow": "drop-head",
+            **self.arguments,
+        }
+
+
+TASKS_LIVE = ReplicaQueue(
+    name="tasks.live",
+    events=(TaskCreated, TaskUpdated, TaskDeleted, SessionRevoked, UserDeleted),
+)
+"""Each tasks process's own queue for its live streams: a person's task changes wake their
+streams on that process, and an ended session or a deleted account closes theirs."""
+
+REPLICA_QUEUES: tuple[ReplicaQueue, ...] = (TASKS_LIVE,)
+"""Every per-process queue bound to ``tracker.events`` (declared by their consumers, never
+by :data:`QUEUES`: they live only as long as their process's connection)."""
 
 
 # -- Celery tasks (the notifier's, sent by name by the scheduler and the notifier itself) --
@@ -240,10 +280,12 @@ __all__ = [
     "NOTIFIER_WORKER_QUEUES",
     "QUEUES",
     "REMINDERS_TASK",
+    "REPLICA_QUEUES",
     "RETIRED_QUEUES",
     "SEND_DELIVERIES_TASK",
     "SEND_DELIVERY_TASK",
     "TASKS_EVENTS",
+    "TASKS_LIVE",
     "UNROUTED_EXCHANGE",
     "UNROUTED_MAX_AGE_MS",
     "UNROUTED_MAX_LENGTH",
@@ -253,4 +295,5 @@ __all__ = [
     "EventType",
     "ExchangeDeclaration",
     "QueueDeclaration",
+    "ReplicaQueue",
 ]

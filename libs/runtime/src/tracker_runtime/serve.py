@@ -4,15 +4,52 @@ gateway and mail catcher of ``make dev``.
 
 A port that is taken stops the process with one line naming the port and the variable
 that moves it, instead of a traceback from deep inside the server.
+
+On SIGINT or SIGTERM uvicorn stops accepting, then waits for every open response to
+finish before the application's lifespan ends. A response that never finishes by itself
+(the tasks service's live streams) would hold the process forever, so such responses
+register with :func:`on_shutdown` and are ended first.
 """
 
 import errno
+import logging
 import socket
 import sys
+from collections.abc import Callable
 
 import uvicorn
 
 from tracker_runtime.settings import HttpServiceSettings, variable_name
+
+logger = logging.getLogger("tracker.serve")
+
+_shutdown_callbacks: set[Callable[[], None]] = set()
+
+
+def on_shutdown(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` (in the server's event loop) as soon as the server is told to stop,
+    before it waits for open responses: it should make them end. Returns what unregisters
+    it."""
+    _shutdown_callbacks.add(callback)
+    return lambda: _shutdown_callbacks.discard(callback)
+
+
+def shutting_down() -> None:
+    """Run every :func:`on_shutdown` callback (the server does; tests that run a server of
+    their own may too)."""
+    for callback in list(_shutdown_callbacks):
+        try:
+            callback()
+        except Exception:
+            logger.exception("a shutdown callback failed")
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, ending the endless responses before it waits for open ones."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        shutting_down()
+        await super().shutdown(sockets)
 
 
 def port_problem(host: str, port: int, *, variable: str) -> str | None:
@@ -68,4 +105,4 @@ def serve(app: str, settings: HttpServiceSettings, *, process: str) -> None:
         # The app configures logging itself (tracker_runtime.logging), uvicorn's included.
         log_config=None,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    Server(config).run(sockets=[sock])

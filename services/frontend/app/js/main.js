@@ -34,7 +34,7 @@
     TT.notify("");
     showView(true);
     $("#tasks-view").attr("aria-busy", "true");
-    tasksLoaded = TT.tasks.load();
+    tasksLoaded = TT.live.start(); // the stream first, then the list (live.js)
     const failed = await tasksLoaded;
     $("#tasks-view").removeAttr("aria-busy");
     if (failed && user === account) {
@@ -67,6 +67,7 @@
   function signedOut(message, kind) {
     user = null;
     tasksLoaded = Promise.resolve();
+    TT.live.stop();
     TT.undo.reset();
     TT.editor.reset();
     TT.settings.reset();

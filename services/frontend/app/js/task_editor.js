@@ -15,6 +15,8 @@
  * When the due time goes away, a relative reminder stays where it is, as a custom one.
  *
  * Deleting hides the task and offers Undo (undo.js); the DELETE follows when the offer ends.
+ *
+ * Changes made elsewhere arrive through live.js (applyRemote, applyDeleted).
  */
 (function (TT, $) {
   "use strict";
@@ -589,6 +591,77 @@
     });
   }
 
+  // Changes made elsewhere (live.js)
+
+  /**
+   * A task as another tab, device or client left it. Older than what this tab has (its
+   * own change coming back, say): ignored. In the open dialog, the fields with no edit of
+   * this tab waiting follow; the waiting edits stay on top, and are sent against the new
+   * version.
+   */
+  function applyRemote(task) {
+    const saver = savers.get(task.id);
+    if (!saver || saver.removed) {
+      TT.tasks.putNewer(task);
+      return;
+    }
+    if (task.version <= saver.task.version) {
+      return;
+    }
+    saver.task = task;
+    saver.etag = etagOf(task);
+    TT.tasks.put(saver.shown());
+    if (saver === current) {
+      follow(saver);
+    }
+  }
+
+  function setKeepingCaret(selector, value) {
+    const field = $(selector)[0];
+    if (field.value === value) {
+      return;
+    }
+    const focused = document.activeElement === field;
+    const start = field.selectionStart;
+    const end = field.selectionEnd;
+    field.value = value;
+    if (focused) {
+      field.setSelectionRange(Math.min(start, value.length), Math.min(end, value.length));
+    }
+  }
+
+  /** Show in the dialog what changed elsewhere, in every field with no edit waiting. */
+  function follow(saver) {
+    const shown = saver.shown();
+    const waiting = Object.assign({}, saver.sending, saver.pending);
+    if (!("title" in waiting)) {
+      setKeepingCaret("#task-title", shown.title);
+    }
+    if (!("description" in waiting)) {
+      setKeepingCaret("#task-description", shown.description || "");
+    }
+    if (!("status" in waiting)) {
+      $("#task-done").prop("checked", shown.status === "done");
+    }
+    if (!("due_date" in waiting || "due_time" in waiting || "reminder_at" in waiting)) {
+      fillDue(shown);
+    }
+    showDates(shown);
+  }
+
+  /** A task deleted elsewhere: gone from the list, its dialog closed with a notice. */
+  function applyDeleted(id) {
+    if (TT.tasks.isHidden(id)) {
+      return; // this tab is deleting it (or offers Undo): its own DELETE settles it
+    }
+    const saver = savers.get(id);
+    if (saver && !saver.removed) {
+      saver.gone();
+    } else {
+      TT.tasks.remove(id);
+    }
+  }
+
   /** The person's timezone changed: the modal's times are read in the new one. */
   function refreshZone() {
     if (current) {
@@ -604,5 +677,7 @@
     setStatus: setStatus,
     deleteTask: deleteTask,
     refreshZone: refreshZone,
+    applyRemote: applyRemote,
+    applyDeleted: applyDeleted,
   };
 })(window.TaskTracker = window.TaskTracker || {}, window.jQuery);

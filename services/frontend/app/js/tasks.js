@@ -176,6 +176,27 @@
     }
   }
 
+  /**
+   * Show a task as it was changed elsewhere, unless the page has that version already. A
+   * task this tab is adding can come back before the answer to its POST: it takes the place
+   * of the provisional task of the same title, rather than showing twice.
+   */
+  function putNewer(task) {
+    const shown = known.get(task.id);
+    if (shown && shown.version >= task.version) {
+      return;
+    }
+    if (!shown) {
+      for (const [id, other] of known) {
+        if (other.provisional && other.title.trim() === task.title) {
+          known.delete(id);
+          break;
+        }
+      }
+    }
+    put(task);
+  }
+
   function remove(id) {
     hidden.delete(id);
     if (known.delete(id)) {
@@ -260,7 +281,10 @@
     }
     known.delete(provisional.id);
     if (reply.ok && reply.body && reply.body.id) {
-      known.set(reply.body.id, reply.body);
+      const shown = known.get(reply.body.id); // already here if its event came first
+      if (!shown || shown.version < reply.body.version) {
+        known.set(reply.body.id, reply.body);
+      }
     }
     render();
     return reply;
@@ -303,6 +327,7 @@
     get: function (id) { return known.get(id); },
     isHidden: function (id) { return hidden.has(id); },
     put: put,
+    putNewer: putNewer,
     remove: remove,
     hide: hide,
     unhide: unhide,

@@ -41,6 +41,29 @@ class Settings(HttpServiceSettings):
         "(covers the verifier's leeway and clock skew between auth and tasks).",
     )
 
+    stream_keepalive_interval: Annotated[
+        timedelta, Field(gt=timedelta(0), le=timedelta(seconds=20))
+    ] = Field(
+        default=timedelta(seconds=15),
+        description="How often an idle live stream (GET /api/tasks/events) gets a comment "
+        "line, so that proxies keep it open (at most 20 seconds; the gateway's read timeout "
+        "must be longer).",
+    )
+    stream_retention: Annotated[timedelta, Field(ge=timedelta(minutes=10))] = Field(
+        default=timedelta(hours=1),
+        description="How long each task change is kept for live streams that reconnect "
+        "(Last-Event-ID); at least ten minutes. Older ones get `event: resync`.",
+    )
+    stream_replay_limit: Annotated[int, Field(ge=1000)] = Field(
+        default=1000,
+        description="The most changes a stream sends to catch up at once (a reconnection, a "
+        "client reading slowly); beyond that it gets `event: resync` instead. At least 1000.",
+    )
+    stream_cleanup_interval: timedelta = Field(
+        default=timedelta(minutes=5),
+        description="How often task changes older than TASKS_STREAM_RETENTION are deleted.",
+    )
+
     @model_validator(mode="after")
     def _page_sizes_fit(self) -> Self:
         if self.default_page_size > self.max_page_size:

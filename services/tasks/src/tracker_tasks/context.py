@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from tracker_runtime.database import Database
 from tracker_runtime.tokens import TokenVerifier
 from tracker_tasks.config import Settings
+from tracker_tasks.live.hub import StreamHub
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,3 +13,4 @@ class TasksContext:
     settings: Settings
     database: Database
     verifier: TokenVerifier
+    streams: StreamHub

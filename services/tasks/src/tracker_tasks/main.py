@@ -3,6 +3,7 @@
 import httpx
 from fastapi import FastAPI
 
+from tracker_runtime.broadcast import ReplicaConsumer
 from tracker_runtime.consumer import EventConsumer
 from tracker_runtime.jwks import RemoteKeySet
 from tracker_runtime.messaging import new_broker
@@ -12,8 +13,10 @@ from tracker_runtime.tokens import TokenVerifier
 from tracker_tasks.config import Settings, get_settings
 from tracker_tasks.context import TasksContext
 from tracker_tasks.db import outbox
-from tracker_tasks.events.subscriptions import SUBSCRIPTIONS
-from tracker_tasks.metrics import LIVE_STREAMS  # noqa: F401  (served from the start, at 0)
+from tracker_tasks.events.subscriptions import LIVE_SUBSCRIPTIONS, SUBSCRIPTIONS
+from tracker_tasks.live.cleanup import ExpiredChanges
+from tracker_tasks.live.hub import StreamHub
+from tracker_tasks.live.router import router as live_router
 from tracker_tasks.revocations.cleanup import ExpiredRevocations
 from tracker_tasks.summaries.router import router as summaries_router
 from tracker_tasks.tasks.router import router as tasks_router
@@ -28,6 +31,12 @@ def create_app(
     service = WebService(settings)
     database = service.database
     keys = RemoteKeySet(settings.jwks_url, client=jwks_client)
+    streams = StreamHub(
+        database=database,
+        keepalive_interval=settings.stream_keepalive_interval,
+        # Half the pool at most: requests keep the rest whatever the streams do.
+        concurrent_reads=max(1, settings.database_pool_size // 2),
+    )
     return service.app(
         title="task-tracker tasks",
         summary="A person's tasks, and task summaries for the digest",
@@ -35,8 +44,10 @@ def create_app(
             settings=settings,
             database=database,
             verifier=TokenVerifier(keys, issuer=settings.issuer, audience=settings.audience),
+            streams=streams,
         ),
-        routers=[tasks_router, summaries_router],
+        # The stream first: /api/tasks/events is not a task id.
+        routers=[live_router, tasks_router, summaries_router],
         # Both the relay and the consumer connect to RabbitMQ in the background: without the
         # broker the service still starts and serves (events wait in the outbox, revocations
         # in the queue).
@@ -51,6 +62,19 @@ def create_app(
                 database=database,
                 rabbitmq_url=settings.rabbitmq_url,
                 max_backoff=settings.broker_max_backoff,
+            ),
+            "streams": streams,
+            "live_events": ReplicaConsumer(
+                LIVE_SUBSCRIPTIONS,
+                streams,
+                rabbitmq_url=settings.rabbitmq_url,
+                on_connected=streams.on_broker_connected,
+                max_backoff=settings.broker_max_backoff,
+            ),
+            "expired_changes": ExpiredChanges(
+                database=database,
+                interval=settings.stream_cleanup_interval,
+                retention=settings.stream_retention,
             ),
             "expired_revocations": ExpiredRevocations(
                 database=database,

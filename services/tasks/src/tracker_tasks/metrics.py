@@ -1,7 +1,8 @@
 """The tasks service's own metrics, beside the shell's (requests, the relay, the consumer).
 
 ``LIVE_STREAMS`` counts the live streams (``GET /api/tasks/events``) this replica holds open:
-the stream increments it when it opens and decrements it when it closes, whatever closes it.
+``live.hub.StreamHub`` counts a stream up when it opens and down when it lets it go, whatever
+ended it.
 """
 
 from prometheus_client import Gauge

@@ -31,3 +31,9 @@ async def delete_expired(db: AsyncSession, before: datetime) -> int:
         .returning(RevokedSession.session_id)
     )
     return len((await db.execute(statement)).all())
+
+
+async def revoked_among(db: AsyncSession, session_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of ``session_ids`` have been revoked."""
+    statement = select(RevokedSession.session_id).where(RevokedSession.session_id.in_(session_ids))
+    return set((await db.scalars(statement)).all())

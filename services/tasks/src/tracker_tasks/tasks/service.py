@@ -1,5 +1,6 @@
 """Tasks: a person's list, changed only by its owner; completing one announces it."""
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -7,13 +8,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tracker_contracts import TaskCompleted, TaskCreated, TaskDeleted, TaskUpdated
+from tracker_contracts import EventType, TaskCompleted, TaskCreated, TaskDeleted, TaskUpdated
 from tracker_runtime.errors import APIError
 from tracker_runtime.outbox import add_event
 from tracker_tasks.db import outbox
+from tracker_tasks.live import repository as feed
 from tracker_tasks.tasks import repository
 from tracker_tasks.tasks.models import Task, TaskStatus
-from tracker_tasks.tasks.schemas import Cursor, ListSort, TaskCreate, TaskUpdate
+from tracker_tasks.tasks.schemas import Cursor, ListSort, TaskCreate, TaskOut, TaskUpdate
 
 TIME_NEEDS_DATE = "ck_tasks_due_time_needs_date"
 LIST_ORDER = (TaskStatus.OPEN, TaskStatus.DONE)
@@ -117,11 +119,13 @@ def cursor_after(last: Task, sort: ListSort) -> Cursor:
 
 
 async def create_task(db: AsyncSession, owner_id: uuid.UUID, new: TaskCreate) -> Task:
-    """Store the task and its ``task.created`` event in one transaction."""
+    """Store the task, its ``task.created`` event and its place in the owner's change feed
+    in one transaction."""
     try:
         task = await repository.add(db, owner_id, new.model_dump())
     except IntegrityError as error:
         raise _refused(error, new.model_dump(exclude_unset=True)) from error
+    await feed.append(db, owner_id, EventType.TASK_CREATED, task_json(task))
     await add_event(db, outbox, task_event(TaskCreated, task))
     return task
 
@@ -143,10 +147,10 @@ async def update_task(
 ) -> Task:
     """Apply ``change`` if the task is still at one of ``expected_versions`` (``None``: any).
 
-    Every change stores ``task.updated`` (the whole task as it now is) in the outbox in the
-    same transaction. Completing an open task also stamps ``completed_at`` and stores
-    ``task.completed``; reopening clears the stamp; completing a done task changes nothing
-    about its completion and announces no completion.
+    Every change stores ``task.updated`` (the whole task as it now is) in the outbox and in
+    the owner's change feed in the same transaction. Completing an open task also stamps
+    ``completed_at`` and stores ``task.completed``; reopening clears the stamp; completing a
+    done task changes nothing about its completion and announces no completion.
     """
     changes = change.model_dump(exclude_unset=True)
     try:
@@ -161,6 +165,7 @@ async def update_task(
     if task is None:
         assert outcome.current_version is not None
         raise TaskChanged(outcome.current_version)
+    await feed.append(db, owner_id, EventType.TASK_UPDATED, task_json(task))
     await add_event(db, outbox, task_event(TaskUpdated, task))
     if outcome.previous_status is TaskStatus.OPEN and task.status is TaskStatus.DONE:
         assert task.completed_at is not None
@@ -178,10 +183,17 @@ async def update_task(
 
 
 async def delete_task(db: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID) -> None:
-    """Delete the task and store its ``task.deleted`` event in one transaction."""
+    """Delete the task and store its ``task.deleted`` event and change in one transaction."""
     if not await repository.remove(db, owner_id, task_id):
         raise TaskNotFound()
+    deleted = json.dumps({"id": str(task_id)}, separators=(",", ":"))
+    await feed.append(db, owner_id, EventType.TASK_DELETED, deleted)
     await add_event(db, outbox, TaskDeleted(task_id=task_id, user_id=owner_id))
+
+
+def task_json(task: Task) -> str:
+    """The task exactly as the API answers with it (the live stream's data)."""
+    return TaskOut.model_validate(task, from_attributes=True).model_dump_json()
 
 
 def task_event(kind: type[TaskCreated], task: Task) -> TaskCreated:
