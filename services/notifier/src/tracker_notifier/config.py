@@ -69,10 +69,10 @@ class Settings(ServiceSettings):
         int,
         Field(
             ge=1,
-            description="Worker pool processes. Sending mail waits on the SMTP server and the "
-            "database far more than it computes, so more processes than cores pay off.",
+            description="Worker pool processes (more than the cores may pay off where the "
+            "SMTP server or the database is slow to answer).",
         ),
-    ] = 4
+    ] = 2
     events_prefetch: Annotated[
         int, Field(ge=1, description="Unacknowledged events the consumer step may hold.")
     ] = 16
