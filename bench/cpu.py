@@ -34,10 +34,9 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU seconds used so far by every PostgreSQL process of this machine (its backends
-    come and go, so a difference of two readings undercounts those that ended between)."""
-    total = 0.0
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL process of this machine, by pid."""
+    readings: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -46,5 +45,14 @@ def postgres_cpu_seconds() -> float:
                 continue
         except OSError:
             continue
-        total += _cpu_seconds(int(entry.name)) or 0.0
-    return total
+        cpu_s = _cpu_seconds(int(entry.name))
+        if cpu_s is not None:
+            readings[int(entry.name)] = cpu_s
+    return readings
+
+
+def postgres_cpu_since(earlier: dict[int, float]) -> float:
+    """CPU seconds PostgreSQL used since ``earlier`` (:func:`postgres_cpu`): what the
+    processes alive now used since then (backends that ended between are not counted, so
+    this can only undercount)."""
+    return sum(cpu_s - earlier.get(pid, 0.0) for pid, cpu_s in postgres_cpu().items())

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.cpu import CpuSample, postgres_cpu_seconds
+from bench.cpu import CpuSample, postgres_cpu, postgres_cpu_since
 from bench.database import AUTH, TASKS, truncate
 from bench.progress import say
 from bench.report import Measurement, ScenarioReport
@@ -55,16 +55,17 @@ class Run:
 
 
 def _measure(load: WrkLoad, label: str, pid: int) -> Run:
-    process_before, postgres_before = CpuSample.take(pid), postgres_cpu_seconds()
+    process_before, postgres_before = CpuSample.take(pid), postgres_cpu()
     result = run_wrk(load, label)
-    process_after, postgres_after = CpuSample.take(pid), postgres_cpu_seconds()
+    process_after = CpuSample.take(pid)
+    postgres_s = postgres_cpu_since(postgres_before)
     requests = result.requests or 1
     process_ms = (
         (process_after.cpu_s - process_before.cpu_s) * 1000 / requests
         if process_before and process_after
         else None
     )
-    return Run(result, process_ms, (postgres_after - postgres_before) * 1000 / requests)
+    return Run(result, process_ms, postgres_s * 1000 / requests)
 
 
 async def _prepare(auth: Service, tasks: Service) -> tuple[str, str]:
