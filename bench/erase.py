@@ -21,7 +21,7 @@ import httpx
 
 from bench.database import AUTH, NOTIFIER, TASKS
 from bench.progress import say
-from bench.report import ScenarioReport, percentile
+from bench.report import ScenarioReport, latency_figures
 from bench.services import ServiceError, mailing_stack, uvicorn_service
 from devsupport.accounts import PASSWORD, Account, bearer, new_email, register
 from scripts.mail_catcher import MailCatcher
@@ -166,16 +166,6 @@ class CountingCatcher(MailCatcher):
         self.count += len(recipients)
 
 
-def _ms(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
-    return {
-        "p50_ms": round(percentile(values, 0.50) * 1000, 1),
-        "p99_ms": round(percentile(values, 0.99) * 1000, 1),
-        "max_ms": round(max(values) * 1000, 1),
-    }
-
-
 def run() -> ScenarioReport:
     catcher = CountingCatcher()
     with (
@@ -199,13 +189,13 @@ def run() -> ScenarioReport:
         if u in tasks_gone and u in notifier_gone
     ]
     missing = len(answered) - len(everywhere)
-    erased, floor_ms = _ms(everywhere), _ms(floor)
+    erased, floor_ms = latency_figures(everywhere), latency_figures(floor)
     figures = {
         "users": len(answered),
         "not_erased_in_time": missing,
         "erased_everywhere": erased,
-        "erased_from_tasks": _ms(in_tasks),
-        "erased_from_notifier": _ms(in_notifier),
+        "erased_from_tasks": latency_figures(in_tasks),
+        "erased_from_notifier": latency_figures(in_notifier),
         "baseline_logout_reaches_tasks": floor_ms,
     }
     return ScenarioReport(

@@ -39,7 +39,7 @@ import httpx
 
 from bench.database import truncate
 from bench.progress import say
-from bench.report import ScenarioReport, percentile
+from bench.report import ScenarioReport, latency_figures
 from bench.services import RABBITMQ_URL, ServiceError, run_python_module, uvicorn_service
 from devsupport.rabbitmq import ensure_rabbitmq_vhost
 from tracker_auth.config import Settings as AuthSettings
@@ -335,10 +335,12 @@ async def measure_changes(host: str, port: int, pid: int, keys_dir: str) -> dict
         "changes_per_s": round(achieved_rate, 1),
         "lost": len(changes) - len(arrived),
         "tasks_cpu_percent": round(cpu_percent, 1),
-        "answered_to_stream": _ms([on_stream - c.answered for c, on_stream in arrived]),
-        "sent_to_stream": _ms([on_stream - c.sent for c, on_stream in arrived]),
-        "baseline_answered_to_bare_queue": _ms([queued - c.answered for c, queued in floor]),
-        "change_round_trip": _ms([c.answered - c.sent for c in changes.values()]),
+        "answered_to_stream": latency_figures([on_stream - c.answered for c, on_stream in arrived]),
+        "sent_to_stream": latency_figures([on_stream - c.sent for c, on_stream in arrived]),
+        "baseline_answered_to_bare_queue": latency_figures(
+            [queued - c.answered for c, queued in floor]
+        ),
+        "change_round_trip": latency_figures([c.answered - c.sent for c in changes.values()]),
     }
 
 
@@ -373,16 +375,6 @@ async def _collect(stream: Stream, changes: dict[tuple[str, int], Change]) -> No
         task = json.loads(data)
         change = changes.setdefault((task["id"], task["version"]), Change(sent=0.0))
         change.on_stream = arrived
-
-
-def _ms(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
-    return {
-        "p50_ms": round(percentile(values, 0.50) * 1000, 1),
-        "p99_ms": round(percentile(values, 0.99) * 1000, 1),
-        "max_ms": round(max(values) * 1000, 1),
-    }
 
 
 # -- the scenario ------------------------------------------------------------------------

@@ -59,6 +59,17 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+def latency_figures(seconds: list[float]) -> dict[str, float | None]:
+    """p50, p99 and max of ``seconds``, in milliseconds (``None`` for no values)."""
+    if not seconds:
+        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
+    return {
+        "p50_ms": round(percentile(seconds, 0.50) * 1000, 1),
+        "p99_ms": round(percentile(seconds, 0.99) * 1000, 1),
+        "max_ms": round(max(seconds) * 1000, 1),
+    }
+
+
 def _ms(value: float | None) -> str:
     if value is None:
         return "-"
