@@ -172,9 +172,7 @@ async def test_a_change_made_elsewhere_meanwhile_reloads_the_task(open_app: Open
     """Without the live stream (it would bring the change in before the save), the save
     meets the newer version: 412, and the dialog loads the task again."""
     app = await open_app()
-    await app.page.route(
-        "**/api/tasks/events*", lambda route: route.fulfill(status=401, body="{}")
-    )
+    await app.page.route("**/api/tasks/events*", lambda route: route.fulfill(status=401, body="{}"))
     await app.register()
     await app.add_task("Plan the trip")
     listed = await (await app.api("GET", "/api/tasks")).json()
