@@ -13,6 +13,8 @@ from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devsupport.accounts import Account, register
 from devsupport.database import import_models, truncate_statement
@@ -123,12 +125,27 @@ async def app(settings: Settings, auth_app: FastAPI) -> AsyncIterator[FastAPI]:
             yield application
 
 
+DEADLOCK_DETECTED = "40P01"
+
+
+async def empty(engine: AsyncEngine, statement: str) -> None:
+    """Run ``statement`` (a TRUNCATE), again if PostgreSQL chose it as a deadlock's victim:
+    a consumer of an earlier test's events (a revoked session, say) may still be writing,
+    and TRUNCATE locks table after table."""
+    for attempt in range(5):
+        try:
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql(statement)
+            return
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) != DEADLOCK_DETECTED or attempt == 4:
+                raise
+
+
 @pytest.fixture(autouse=True)
 async def empty_tables(app: FastAPI, auth_app: FastAPI) -> None:
-    async with app.state.database.engine.begin() as connection:
-        await connection.exec_driver_sql(EMPTY_TABLES)
-    async with auth_app.state.database.engine.begin() as connection:
-        await connection.exec_driver_sql(EMPTY_AUTH_TABLES)
+    await empty(app.state.database.engine, EMPTY_TABLES)
+    await empty(auth_app.state.database.engine, EMPTY_AUTH_TABLES)
 
 
 @pytest.fixture
