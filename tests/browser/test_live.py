@@ -14,13 +14,19 @@ async def live(app: App) -> None:
     await expect(app.page.locator("#live-state")).to_be_hidden()
 
 
-async def test_two_tabs_stay_in_step_both_ways(open_app: OpenApp) -> None:
+async def two_live_tabs(open_app: OpenApp) -> tuple[App, App]:
+    """A new person, logged in, in two tabs of one browser, each holding its stream."""
     first = await open_app()
     await first.register()
     second = App(await first.context.new_page(), first.base_url, f"{first.name}-tab-2")
     await second.open()
     await live(first)
     await live(second)
+    return first, second
+
+
+async def test_two_tabs_stay_in_step_both_ways(open_app: OpenApp) -> None:
+    first, second = await two_live_tabs(open_app)
 
     # Added in the first tab: listed in the second, once in each.
     await first.add_task("Water the plants")
@@ -58,12 +64,7 @@ async def test_two_tabs_stay_in_step_both_ways(open_app: OpenApp) -> None:
 
 
 async def test_an_api_change_shows_in_every_tab(open_app: OpenApp) -> None:
-    first = await open_app()
-    await first.register()
-    second = App(await first.context.new_page(), first.base_url, f"{first.name}-tab-2")
-    await second.open()
-    await live(first)
-    await live(second)
+    first, second = await two_live_tabs(open_app)
 
     created = await first.api("POST", "/api/tasks", {"title": "From a script"})
     assert created.status == 201

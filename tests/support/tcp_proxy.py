@@ -3,6 +3,9 @@ process without touching the server every other test and session relies on."""
 
 import asyncio
 import contextlib
+import os
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 from devsupport.network import free_port
 
@@ -14,6 +17,10 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
+
+    def through(self, url: str) -> str:
+        """``url`` (of the target) with the proxy's port instead of the target's."""
+        return url.replace(f":{self.target[1]}", f":{self.port}", 1)
 
     async def start(self) -> None:
         """Accept connections and forward them to the target."""
@@ -54,3 +61,16 @@ class TcpProxy:
             self._writers.discard(sink)
             with contextlib.suppress(Exception):
                 sink.transport.abort()
+
+
+@contextlib.asynccontextmanager
+async def rabbitmq_proxy() -> AsyncIterator[TcpProxy]:
+    """A started proxy in front of the test broker (``RABBITMQ_URL``), cut when the block
+    ends; :meth:`TcpProxy.through` gives the URL that goes through it."""
+    broker = urlsplit(os.environ["RABBITMQ_URL"])
+    proxy = TcpProxy(broker.hostname or "127.0.0.1", broker.port or 5672)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.cut()

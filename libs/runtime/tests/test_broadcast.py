@@ -138,7 +138,7 @@ async def test_a_subscription_after_a_lost_connection_is_a_reconnection(topology
     consumer = ReplicaConsumer(
         SUBSCRIPTIONS,
         received,
-        rabbitmq_url=os.environ["RABBITMQ_URL"].replace(":5672", f":{proxy.port}"),
+        rabbitmq_url=proxy.through(os.environ["RABBITMQ_URL"]),
         on_connected=connected,
         max_backoff=0.5,
     )

@@ -147,7 +147,7 @@ async def test_events_wait_while_the_broker_is_down_and_leave_once_it_is_back(
 ) -> None:
     proxy = TcpProxy("127.0.0.1", 5672)
     await proxy.start()
-    url = os.environ["RABBITMQ_URL"].replace(":5672", f":{proxy.port}")
+    url = proxy.through(os.environ["RABBITMQ_URL"])
     relay = relay_for(database, url, max_backoff=1.0)
     async with observe_events() as observed:
         await relay.start()

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from devsupport.accounts import PASSWORD
 from tests.support.database import fetch_all
 from tests.support.rabbitmq import observe_events
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import TcpProxy, rabbitmq_proxy
 from tracker_auth.main import create_app
 from tracker_contracts import UserRegistered, parse_envelope
 
@@ -23,17 +23,15 @@ from .support import BASE_URL
 
 @pytest.fixture
 async def proxy() -> AsyncIterator[TcpProxy]:
-    proxy = TcpProxy("127.0.0.1", 5672)
-    await proxy.start()
-    yield proxy
-    await proxy.cut()
+    async with rabbitmq_proxy() as proxy:
+        yield proxy
 
 
 @pytest.fixture
 async def app_behind_proxy(app: FastAPI, keys_dir: Path, proxy: TcpProxy) -> AsyncIterator[FastAPI]:
     """A second auth process whose only way to the broker is the proxy. The shared test
     app's relay is paused meanwhile: as another replica, it would publish the rows."""
-    url = os.environ["RABBITMQ_URL"].replace(":5672", f":{proxy.port}")
+    url = proxy.through(os.environ["RABBITMQ_URL"])
     application = create_app(make_settings(keys_dir, rabbitmq_url=url))
     await app.state.outbox.stop()
     try:

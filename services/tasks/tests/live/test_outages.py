@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from devsupport.accounts import Account
 from devsupport.network import free_port, wait_until_healthy
 from devsupport.processes import spawn, stop_process
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import TcpProxy, rabbitmq_proxy
 from tracker_runtime.serve import port_problem
 from tracker_tasks.main import create_app
 
@@ -29,15 +29,13 @@ from .test_stream import subscribed
 
 @pytest.fixture
 async def proxy() -> AsyncIterator[TcpProxy]:
-    proxy = TcpProxy("127.0.0.1", 5672)
-    await proxy.start()
-    yield proxy
-    await proxy.cut()
+    async with rabbitmq_proxy() as proxy:
+        yield proxy
 
 
 @pytest.fixture
 async def replica_behind_proxy(auth_app: FastAPI, proxy: TcpProxy) -> AsyncIterator[Served]:
-    url = os.environ["RABBITMQ_URL"].replace(":5672", f":{proxy.port}")
+    url = proxy.through(os.environ["RABBITMQ_URL"])
     async with (
         jwks_client(auth_app) as keys,
         serve(create_app(make_settings(rabbitmq_url=url), jwks_client=keys)) as replica,

@@ -244,7 +244,7 @@ async def app_without_broker(
     """A second replica whose only way to RabbitMQ is the proxy, which is down at its start.
     The shared app's subscriber and relay are paused meanwhile: as another replica, they
     would take this one's events and publish its outbox rows."""
-    url = os.environ["RABBITMQ_URL"].replace(":5672", f":{proxy.port}")
+    url = proxy.through(os.environ["RABBITMQ_URL"])
     await app.state.session_events.stop()
     await app.state.outbox.stop()
     try:
