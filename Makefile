@@ -101,8 +101,8 @@ BENCH_SCENARIOS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
 $(eval $(BENCH_SCENARIOS):;@:)
 endif
 
-bench: install ## Measure throughput and latency (all scenarios, or `make bench NAME...`)
-	$(RUN) python -m bench $(BENCH_SCENARIOS)
+bench: install ## Measure throughput and latency (all scenarios, or `make bench NAME...`; PROFILE=1 profiles)
+	$(RUN) python -m bench $(BENCH_SCENARIOS) $(if $(PROFILE),--profile)
 
 schemas: install ## Export the events' JSON Schemas and AsyncAPI description into docs/events
 	$(RUN) tracker-export-schemas docs/events

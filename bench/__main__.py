@@ -26,9 +26,11 @@ SCENARIOS: dict[str, Scenario] = {
     tasks.NAME: tasks.run,
     live.NAME: live.run,
 }
+PROFILED: dict[str, Callable[[bool], ScenarioReport]] = {tasks.NAME: tasks.run}
+"""The scenarios that can record their service with py-spy (``--profile``)."""
 
 
-def _arguments(argv: Sequence[str] | None) -> list[str]:
+def _arguments(argv: Sequence[str] | None) -> tuple[list[str], bool]:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description="Measure throughput and latency of the services."
     )
@@ -38,21 +40,29 @@ def _arguments(argv: Sequence[str] | None) -> list[str]:
         metavar="SCENARIO",
         help=f"scenarios to run (default: all): {', '.join(SCENARIOS)}",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help=f"record the service with py-spy and print where the time goes "
+        f"(scenarios {', '.join(PROFILED)})",
+    )
     arguments = parser.parse_args(argv)
     names: list[str] = arguments.scenarios or list(SCENARIOS)
     unknown = [name for name in names if name not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
-    return names
+    if arguments.profile and (unprofiled := [n for n in names if n not in PROFILED]):
+        parser.error(f"--profile: {', '.join(unprofiled)} cannot be profiled")
+    return names, arguments.profile
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    names = _arguments(argv)
+    names, profile = _arguments(argv)
     failed: list[str] = []
     for name in names:
         say(f"scenario {name}")
         try:
-            report = SCENARIOS[name]()
+            report = PROFILED[name](True) if profile else SCENARIOS[name]()
         except KeyboardInterrupt:
             say(f"scenario {name} interrupted; its processes are stopped")
             return 130

@@ -3,7 +3,9 @@ as it can be (Starlette, one asyncpg pool, hand-written SQL), run under the same
 
 ``GET /bare/tasks?owner=<uuid>`` answers the owner's 50 newest open tasks as JSON;
 ``POST /bare/tasks?owner=<uuid>`` with ``{"title": ...}`` inserts a task and its outbox
-row (marked published) in one transaction and answers the task. No authentication, no
+row (marked published) in one transaction and answers the task; ``PATCH
+/bare/tasks/<id>?owner=<uuid>`` with ``{"title": ...}`` renames the owner's task, a new
+version, and stores its outbox row the same way. No authentication, no
 validation beyond the JSON: what the service does beyond this is what the ratio prices.
 """
 
@@ -34,9 +36,13 @@ CREATE = f"""
 INSERT INTO tasks (id, owner_id, title, description, status, version, created_at, updated_at)
 VALUES ($1, $2, $3, '', 'open', 1, now(), now()) RETURNING {COLUMNS}
 """
+UPDATE = f"""
+UPDATE tasks SET title = $3, version = version + 1, updated_at = now()
+WHERE id = $1 AND owner_id = $2 RETURNING {COLUMNS}
+"""
 OUTBOX = """
 INSERT INTO outbox (event_id, event_type, payload, headers, published_at)
-VALUES ($1, 'task.created', $2, '{}', now())
+VALUES ($1, $2, $3, '{}', now())
 """
 """Marked published: the service's relay, running beside, must not spend its CPU on them."""
 
@@ -75,21 +81,37 @@ def create_app() -> Starlette:
         rows = await pool.fetch(LIST, uuid.UUID(request.query_params["owner"]))
         return _json([_task(row) for row in rows])
 
-    async def create_task(request: Request) -> Response:
+    async def write(statement: str, event_type: str, *arguments: Any) -> dict[str, Any] | None:
+        """Run ``statement`` and store the outbox row of its task, in one transaction."""
         assert pool is not None
-        body = await request.json()
-        owner = uuid.UUID(request.query_params["owner"])
         async with pool.acquire() as connection, connection.transaction():
-            row = await connection.fetchrow(CREATE, uuid.uuid4(), owner, body["title"])
+            row = await connection.fetchrow(statement, *arguments)
+            if row is None:
+                return None
             task = _task(row)
             event = {"event_id": str(uuid.uuid4()), "data": task, "at": datetime.now(UTC)}
-            await connection.execute(OUTBOX, uuid.uuid4(), json.dumps(event, default=str))
+            payload = json.dumps(event, default=str)
+            await connection.execute(OUTBOX, uuid.uuid4(), event_type, payload)
+        return task
+
+    async def create_task(request: Request) -> Response:
+        body = await request.json()
+        owner = uuid.UUID(request.query_params["owner"])
+        task = await write(CREATE, "task.created", uuid.uuid4(), owner, body["title"])
         return _json(task, 201)
+
+    async def update_task(request: Request) -> Response:
+        body = await request.json()
+        owner = uuid.UUID(request.query_params["owner"])
+        task_id = uuid.UUID(request.path_params["task_id"])
+        task = await write(UPDATE, "task.updated", task_id, owner, body["title"])
+        return _json(task) if task is not None else _json({"message": "Not found"}, 404)
 
     return Starlette(
         routes=[
             Route("/bare/tasks", list_tasks, methods=["GET"]),
             Route("/bare/tasks", create_task, methods=["POST"]),
+            Route("/bare/tasks/{task_id}", update_task, methods=["PATCH"]),
             Route("/healthz", lambda _: Response("ok"), methods=["GET"]),
         ],
         lifespan=lifespan,

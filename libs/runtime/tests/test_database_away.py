@@ -6,6 +6,7 @@ import asyncio
 import os
 from dataclasses import dataclass, replace
 
+import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -13,6 +14,8 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import make_url, text
 
 from devsupport.network import free_port
+from tracker_runtime import database as pooling
+from tracker_runtime.database import libpq_dsn
 from tracker_runtime.errors import DATABASE_AWAY
 from tracker_runtime.migrations import ensure_database
 from tracker_runtime.service import WebService
@@ -36,6 +39,21 @@ router = APIRouter()
 @router.get("/now")
 async def now(db: SessionDep) -> dict[str, str]:
     return {"now": str(await db.scalar(text("SELECT now()")))}
+
+
+@router.get("/backend")
+async def backend(db: SessionDep) -> int:
+    pid: int = await db.scalar(text("SELECT pg_backend_pid()"))
+    return pid
+
+
+async def terminate(pid: int) -> None:
+    """End one server process, as PostgreSQL does on a restart or an operator's command."""
+    connection = await asyncpg.connect(libpq_dsn(DATABASE_URL))
+    try:
+        await connection.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await connection.close()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -66,8 +84,8 @@ async def test_an_exhausted_pool_is_a_503_and_the_service_answers_again_after() 
     app = service(AwaySettings())
     async with LifespanManager(app):
         engine = app.state.database.engine
-        # The pool's one connection and its one overflow, held by someone else.
-        held = [await engine.connect(), await engine.connect()]
+        # The pool's one connection, held by someone else; the pool opens no more.
+        held = [await engine.connect()]
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://away") as client:
             try:
@@ -80,3 +98,42 @@ async def test_an_exhausted_pool_is_a_503_and_the_service_answers_again_after() 
     assert refused.json() == {"message": DATABASE_AWAY}
     assert "Retry-After" in refused.headers
     assert again.status_code == 200
+
+
+async def test_a_connection_ended_while_it_rested_is_replaced_unnoticed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pooling, "PING_AFTER_IDLE_S", 0.1)
+    app = service(AwaySettings())
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://away") as client:
+            first = (await client.get("/backend")).json()
+            await terminate(first)
+            await asyncio.sleep(0.3)
+            again = await client.get("/backend")
+
+    assert again.status_code == 200
+    assert again.json() != first
+
+
+async def test_a_connection_ended_while_in_constant_use_fails_one_request_with_a_503(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A connection in constant use is not pinged: the request that finds it gone gets a
+    503 (never a 500), and the pool is renewed for the next."""
+    monkeypatch.setattr(pooling, "PING_AFTER_IDLE_S", 60.0)
+    app = service(AwaySettings())
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://away") as client:
+            first = (await client.get("/backend")).json()
+            await terminate(first)
+            await asyncio.sleep(0.1)
+            failed = await client.get("/backend")
+            again = await client.get("/backend")
+
+    assert failed.status_code == 503
+    assert failed.json() == {"message": DATABASE_AWAY}
+    assert again.status_code == 200
+    assert again.json() != first

@@ -1,5 +1,8 @@
 """Access tokens the tasks service must refuse, verified with the JWKS fetched from auth."""
 
+import asyncio
+import time
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -11,12 +14,18 @@ from tracker_auth.keys import SigningKey
 from .conftest import PREVIOUS_SIGNING_KEY
 from .support import NOTIFIER_SECRET
 
+LEEWAY_S = 5
+"""The verifier's leeway on expiry (``TokenVerifier``'s default)."""
+
 
 @pytest.mark.parametrize("forge", FORGED.values(), ids=FORGED.keys())
 async def test_a_defective_token_is_refused(
     client: httpx.AsyncClient, auth_app: FastAPI, alice: Account, forge: Forge
 ) -> None:
+    """Each forged from a genuine token the service has just accepted (and remembers as
+    verified): no variant of it is taken for it."""
     key: SigningKey = auth_app.state.context.signing_key
+    assert (await client.get("/api/tasks", headers=alice.headers)).status_code == 200
 
     await assert_refused(client, "/api/tasks", forge(key, alice.access_token))
 
@@ -63,3 +72,21 @@ async def test_a_token_of_auth_s_previous_key_is_accepted(
     token = with_claims()(SigningKey(PREVIOUS_SIGNING_KEY), alice.access_token)
 
     assert (await client.get("/api/tasks", headers=bearer(token))).status_code == 200
+
+
+async def test_a_remembered_token_is_refused_once_it_expires(
+    client: httpx.AsyncClient, auth_app: FastAPI, alice: Account
+) -> None:
+    """Accepted while within the verifier's leeway of its expiry, and remembered as
+    verified; refused as soon as the leeway is over."""
+    key: SigningKey = auth_app.state.context.signing_key
+    expires = int(time.time()) - LEEWAY_S + 2
+    token = with_claims(exp=expires)(key, alice.access_token)
+
+    accepted = await client.get("/api/tasks", headers=bearer(token))
+    await asyncio.sleep(max(0.0, expires + LEEWAY_S - time.time()) + 0.2)
+    refused = await client.get("/api/tasks", headers=bearer(token))
+
+    assert accepted.status_code == 200
+    assert refused.status_code == 401
+    assert refused.json()["message"] == "Token expired"

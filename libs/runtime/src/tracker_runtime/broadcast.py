@@ -9,7 +9,8 @@ Nothing is acknowledged (the broker forgets a message once it is sent), retried 
 dead-lettered: a handler only touches the process's memory, and whatever a replica misses
 while it is away from the broker, it learns of another way. So that it can, the consumer
 calls ``on_connected(reconnected=True)`` each time it is subscribed again after a loss
-(the live streams are told to reload). The connection is its own, not aio-pika's robust
+(the live streams are told to reload), and ``on_lost()`` as soon as a loss is noticed.
+The connection is its own, not aio-pika's robust
 one, precisely so that the moment it comes back is known.
 """
 
@@ -58,6 +59,7 @@ class ReplicaConsumer:
         *,
         rabbitmq_url: str,
         on_connected: Callable[[bool], Awaitable[None]] | None = None,
+        on_lost: Callable[[], None] | None = None,
         replica: str | None = None,
         max_backoff: float = 30.0,
     ) -> None:
@@ -70,6 +72,7 @@ class ReplicaConsumer:
         self.queue_name = queue.queue_name(replica or replica_name())
         self._url = rabbitmq_url
         self._on_connected = on_connected
+        self._on_lost = on_lost
         self._max_backoff = max_backoff
         self._logger = logging.getLogger(f"tracker.consumer.{queue.name}")
         self._loops = BackgroundLoops()
@@ -109,6 +112,8 @@ class ReplicaConsumer:
             connected_before = True
             await self._lost.wait()
             self.subscribed = False
+            if self._on_lost is not None:
+                self._on_lost()
             self._logger.warning("lost the broker; %s will be declared again", self.queue_name)
             await self._close()
 

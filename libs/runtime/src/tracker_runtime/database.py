@@ -4,7 +4,11 @@ The request's session of an HTTP service (the one place that commits) is in
 ``tracker_runtime.web``: this module carries no web framework, so the worker's image does
 not either."""
 
-from sqlalchemy import MetaData, make_url, text
+import time
+from typing import Any
+
+from sqlalchemy import MetaData, event, make_url, text
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     async_sessionmaker,
@@ -32,15 +36,29 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
+PING_AFTER_IDLE_S = 1.0
+"""A pooled connection that rested longer than this is tested before it is handed out."""
+_RESTING_SINCE = "tracker_resting_since"
+
+
 class Database:
-    """A service's connection pool and session factory."""
+    """A service's connection pool and session factory.
+
+    The pool keeps ``pool_size`` connections and opens no more: a request beyond them
+    waits for one (``pool_timeout``, then a 503), where opening extra connections under
+    load and closing them as soon as the load dips cost PostgreSQL a backend start each
+    time. A connection that rested more than :data:`PING_AFTER_IDLE_S` is pinged before
+    use, and a failed ping renews every pooled connection (the database restarted, or
+    ended them); one in constant use is not, which saves three round trips per request
+    under load. A connection that breaks while in use fails its request with a 503 and
+    renews the pool the same way.
+    """
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.engine: AsyncEngine = create_async_engine(
             url,
             pool_size=pool_size,
-            max_overflow=pool_size,
-            pool_pre_ping=True,
+            max_overflow=0,
             pool_timeout=5,
             echo=echo,
             connect_args={"timeout": 5, "command_timeout": 30},
@@ -49,6 +67,23 @@ class Database:
             hide_parameters=True,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        pool, dialect = self.engine.sync_engine.pool, self.engine.dialect
+
+        @event.listens_for(pool, "checkin")
+        def _resting(_connection: Any, record: Any) -> None:
+            record.info[_RESTING_SINCE] = time.monotonic()
+
+        @event.listens_for(pool, "checkout")
+        def _ping_if_rested(connection: Any, record: Any, _proxy: Any) -> None:
+            since = record.info.get(_RESTING_SINCE)
+            if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+                return  # a new connection, or one in constant use
+            try:
+                dialect.do_ping(connection)
+            except Exception as error:
+                raise InvalidatePoolError(
+                    f"a pooled connection failed its ping: {error}"
+                ) from error
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:

@@ -5,6 +5,7 @@ pins the algorithm, the issuer, the audience and the token type, and finds the k
 ``kid`` header in a key set (auth's own keys, or the JWKS fetched from auth).
 """
 
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ SERVICE_TOKEN_TYPE = "service"
 ACCESS_COOKIE = "tt_access"
 REFRESH_COOKIE = "tt_refresh"
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "jti", "typ", "iat", "exp")
+VERIFIED_TOKENS_KEPT = 10_000
+"""Access tokens whose claims a verifier remembers (about 5 MB at most)."""
 
 
 class InvalidToken(APIError):
@@ -55,11 +58,20 @@ def token_from(connection: HTTPConnection) -> str | None:
 
 
 class TokenVerifier:
+    """Verifies tokens with the keys of ``keys``.
+
+    The claims of an access token are remembered once its signature and claims have been
+    verified, keyed by the whole token (signature included: a token that differs in one
+    byte is verified afresh), until it expires: a browser sends the same token with every
+    request for its lifetime, and its signature is checked once.
+    """
+
     def __init__(self, keys: KeySet, *, issuer: str, audience: str, leeway: int = 5) -> None:
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
+        self._verified: dict[str, AccessClaims] = {}
 
     async def claims(self, token: str, *, token_type: str) -> Mapping[str, Any]:
         """Verified claims of ``token``; raises :class:`InvalidToken` for any defect."""
@@ -100,9 +112,14 @@ class TokenVerifier:
         return str(claims["sub"])
 
     async def access_claims(self, token: str) -> AccessClaims:
+        known = self._verified.get(token)
+        if known is not None:
+            if time.time() < known.expires_at.timestamp() + self._leeway:
+                return known
+            del self._verified[token]  # verified again below, which says it expired
         claims = await self.claims(token, token_type=ACCESS_TOKEN_TYPE)
         try:
-            return AccessClaims(
+            verified = AccessClaims(
                 user_id=uuid.UUID(claims["sub"]),
                 session_id=uuid.UUID(claims["sid"]),
                 token_id=str(claims["jti"]),
@@ -110,3 +127,7 @@ class TokenVerifier:
             )
         except (KeyError, ValueError, TypeError) as error:
             raise InvalidToken("Invalid token") from error
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            del self._verified[next(iter(self._verified))]  # the longest remembered
+        self._verified[token] = verified
+        return verified

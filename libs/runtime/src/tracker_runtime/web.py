@@ -163,7 +163,7 @@ def prepare_app(
     app.add_middleware(RequestIdMiddleware)
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 

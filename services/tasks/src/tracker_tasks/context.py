@@ -6,6 +6,7 @@ from tracker_runtime.database import Database
 from tracker_runtime.tokens import TokenVerifier
 from tracker_tasks.config import Settings
 from tracker_tasks.live.hub import StreamHub
+from tracker_tasks.revocations.known import RevokedSessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,3 +15,4 @@ class TasksContext:
     database: Database
     verifier: TokenVerifier
     streams: StreamHub
+    revocations: RevokedSessions

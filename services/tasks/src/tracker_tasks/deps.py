@@ -11,7 +11,6 @@ from tracker_runtime.service import context_of
 from tracker_runtime.tokens import InvalidToken, token_from
 from tracker_runtime.web import SessionDep
 from tracker_tasks.context import TasksContext
-from tracker_tasks.revocations import repository as revocations
 
 ContextDep = Annotated[TasksContext, Depends(context_of)]
 
@@ -24,12 +23,12 @@ class CurrentUser:
 
 async def current_user(request: Request, db: SessionDep, ctx: ContextDep) -> CurrentUser:
     """The caller: a valid access token (verified here with auth's public keys, no call to
-    auth) whose session has not been revoked (one primary-key lookup)."""
+    auth) whose session has not been revoked (``tracker_tasks.revocations.known``)."""
     token = token_from(request)
     if token is None:
         raise InvalidToken()
     claims = await ctx.verifier.access_claims(token)
-    if await revocations.is_revoked(db, claims.session_id):
+    if await ctx.revocations.is_revoked(claims.session_id, db):
         raise InvalidToken("This session has ended; log in again")
     return CurrentUser(id=claims.user_id, session_id=claims.session_id)
 

@@ -18,6 +18,7 @@ from tracker_tasks.live.cleanup import ExpiredChanges
 from tracker_tasks.live.hub import StreamHub
 from tracker_tasks.live.router import router as live_router
 from tracker_tasks.revocations.cleanup import ExpiredRevocations
+from tracker_tasks.revocations.known import RevokedSessions
 from tracker_tasks.summaries.router import router as summaries_router
 from tracker_tasks.tasks.router import router as tasks_router
 
@@ -37,15 +38,23 @@ def create_app(
         # Half the pool at most: requests keep the rest whatever the streams do.
         concurrent_reads=max(1, settings.database_pool_size // 2),
     )
+    revocations = RevokedSessions(database=database, grace=settings.revocation_grace)
+    context = TasksContext(
+        settings=settings,
+        database=database,
+        verifier=TokenVerifier(keys, issuer=settings.issuer, audience=settings.audience),
+        streams=streams,
+        revocations=revocations,
+    )
+
+    async def on_subscribed(reconnected: bool) -> None:
+        await revocations.subscribed()
+        await streams.on_broker_connected(reconnected)
+
     return service.app(
         title="task-tracker tasks",
         summary="A person's tasks, and task summaries for the digest",
-        context=TasksContext(
-            settings=settings,
-            database=database,
-            verifier=TokenVerifier(keys, issuer=settings.issuer, audience=settings.audience),
-            streams=streams,
-        ),
+        context=context,
         # The stream first: /api/tasks/events is not a task id.
         routers=[live_router, tasks_router, summaries_router],
         # Both the relay and the consumer connect to RabbitMQ in the background: without the
@@ -64,11 +73,13 @@ def create_app(
                 max_backoff=settings.broker_max_backoff,
             ),
             "streams": streams,
+            "revocations": revocations,
             "live_events": ReplicaConsumer(
                 LIVE_SUBSCRIPTIONS,
-                streams,
+                context,
                 rabbitmq_url=settings.rabbitmq_url,
-                on_connected=streams.on_broker_connected,
+                on_connected=on_subscribed,
+                on_lost=revocations.lost,
                 max_backoff=settings.broker_max_backoff,
             ),
             "expired_changes": ExpiredChanges(

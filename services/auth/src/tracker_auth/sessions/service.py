@@ -92,17 +92,23 @@ def _with_access_token(
 async def log_in(
     db: AsyncSession, ctx: AuthContext, *, email: str, password: str, client_ip: str | None
 ) -> tuple[User, IssuedTokens]:
-    user = await users.by_email_key(db, email_key(email))
+    """Check the credentials and start a session. No database connection is held while the
+    password is hashed: the account is read on a connection of its own, given back at
+    once, and the request's ``db`` is first used once the password matched. A storm of
+    logins waits for the hashing threads, never for the pool, and leaves it to others."""
+    async with ctx.database.sessions() as lookup:
+        found = await users.by_email_key(lookup, email_key(email))
     if not await password_matches(
         db,
         ctx,
         email=email,
-        password_hash=user.password_hash if user else None,
+        password_hash=found.password_hash if found else None,
         password=password,
         client_ip=client_ip,
     ):
         raise APIError(401, WRONG_CREDENTIALS)
-    assert user is not None
+    assert found is not None
+    user = await db.merge(found, load=False)
     if ctx.hasher.needs_rehash(user.password_hash):
         await users.set_password_hash(db, user, await ctx.hasher.hash(password))
     return user, await start(db, ctx, user)

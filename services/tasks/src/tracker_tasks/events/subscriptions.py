@@ -5,7 +5,7 @@ here.
 - ``tasks.events``, shared by the replicas (each event handled once, in a transaction):
   revoked sessions and deleted accounts.
 - ``tasks.live.<replica>``, one per process (each replica hears of every event): what its
-  live streams must know.
+  live streams must know, and the revoked sessions it answers from memory.
 """
 
 from collections.abc import Awaitable
@@ -20,8 +20,8 @@ from tracker_contracts import (
 from tracker_contracts.messaging import TASKS_EVENTS, TASKS_LIVE
 from tracker_contracts.subscriptions import Subscriptions, subscribe
 from tracker_runtime.consumer import AsyncSubscriptions
+from tracker_tasks.context import TasksContext
 from tracker_tasks.live import handlers as live
-from tracker_tasks.live.hub import StreamHub
 from tracker_tasks.revocations.handlers import on_session_revoked
 from tracker_tasks.tasks.handlers import on_user_deleted
 
@@ -33,8 +33,9 @@ SUBSCRIPTIONS = AsyncSubscriptions(
     ),
 )
 
-LiveSubscriptions = Subscriptions[StreamHub, Awaitable[None]]
-"""Subscriptions whose handlers take this process's streams and are awaited."""
+LiveSubscriptions = Subscriptions[TasksContext, Awaitable[None]]
+"""Subscriptions whose handlers take the service's context (its streams, the sessions it
+knows ended) and are awaited."""
 
 LIVE_SUBSCRIPTIONS = LiveSubscriptions(
     TASKS_LIVE,

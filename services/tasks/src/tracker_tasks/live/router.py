@@ -6,7 +6,6 @@ from tracker_runtime.tokens import InvalidToken, token_from
 from tracker_tasks.deps import ContextDep
 from tracker_tasks.live import repository as feed
 from tracker_tasks.live.stream import MEDIA_TYPE, EventStreamResponse, Reader, frames
-from tracker_tasks.revocations import repository as revocations
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
@@ -65,7 +64,7 @@ async def task_events(
     stream = hub.open(claims.user_id, claims.session_id, claims.expires_at)
     try:
         async with ctx.database.sessions() as db:
-            if await revocations.is_revoked(db, claims.session_id):
+            if await ctx.revocations.is_revoked(claims.session_id, db):
                 raise InvalidToken("This session has ended; log in again")
             head = await feed.head_of(db, claims.user_id)
     except BaseException:

@@ -13,6 +13,12 @@ async def is_revoked(db: AsyncSession, session_id: uuid.UUID) -> bool:
     return bool(await db.scalar(statement))
 
 
+async def all_revoked(db: AsyncSession) -> dict[uuid.UUID, datetime]:
+    """Every remembered session, with the instant its last access token expires."""
+    rows = await db.execute(select(RevokedSession.session_id, RevokedSession.expires_at))
+    return {row.session_id: row.expires_at for row in rows}
+
+
 async def add(db: AsyncSession, session_id: uuid.UUID, expires_at: datetime) -> None:
     """Remember a revoked session; a redelivered event changes nothing."""
     statement = (

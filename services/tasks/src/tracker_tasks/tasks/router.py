@@ -53,7 +53,7 @@ def expected_versions(if_match: str | None) -> list[int] | None:
     return versions
 
 
-def task_id_of(
+async def task_id_of(
     task_id: Annotated[
         str, Path(description="The task's id (a UUID)", examples=[str(uuid.UUID(int=1))])
     ],
