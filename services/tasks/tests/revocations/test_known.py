@@ -41,16 +41,6 @@ async def remember_revoked(app: FastAPI, account: Account) -> None:
     )
 
 
-@pytest.fixture
-async def replica(app: FastAPI, auth_app: FastAPI) -> AsyncIterator[FastAPI]:
-    """Another replica of the service, started now."""
-    async with (
-        jwks_client(auth_app) as keys,
-        LifespanManager(create_app(make_settings(), jwks_client=keys)) as started,
-    ):
-        yield started.app
-
-
 def client_of(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
 
