@@ -1,7 +1,7 @@
 """Where a process spends its time under load: a py-spy recording, summed up.
 
-``record(pid, seconds, into)`` samples every thread of the process (idle ones excluded,
-``--idle`` off) and writes py-spy's collapsed stacks, one ``frame;frame;... count`` line per
+``start(pid, seconds, into)`` samples the thread that holds the GIL (``--gil``: time spent
+waiting, in the event loop's poll or a pool's idle threads, is not work) and writes py-spy's collapsed stacks, one ``frame;frame;... count`` line per
 distinct stack; :func:`summary` turns them into the functions with the most samples, on top
 of the stack (self) and anywhere in it (inclusive), as shares of all samples. The file stays
 beside the scenario's results for a closer look (``flamegraph.pl`` or speedscope read it).
@@ -50,6 +50,7 @@ def start(pid: int, seconds: float, into: Path) -> subprocess.Popen[bytes]:
             str(max(1, round(seconds))),
             "--rate",
             str(SAMPLING_RATE),
+            "--gil",
             "--format",
             "raw",
             "--output",

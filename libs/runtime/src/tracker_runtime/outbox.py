@@ -76,12 +76,14 @@ async def add_event(session: AsyncSession, table: Table, data: EventData) -> Env
     headers: dict[str, Any] = {"event_version": data.VERSION}
     if request_id := request_id_var.get():
         headers["x-request-id"] = request_id
+    # One statement for every event, its values as parameters: compiled and cached once.
     await session.execute(
-        insert(table).values(
-            event_id=envelope.event_id,
-            event_type=envelope.event_type.value,
-            payload=envelope.model_dump(mode="json"),
-            headers=headers,
-        )
+        insert(table),
+        {
+            "event_id": envelope.event_id,
+            "event_type": envelope.event_type.value,
+            "payload": envelope.model_dump(mode="json"),
+            "headers": headers,
+        },
     )
     return envelope

@@ -15,6 +15,7 @@ from tracker_tasks.db import outbox
 from tracker_tasks.live import repository as feed
 from tracker_tasks.tasks import repository
 from tracker_tasks.tasks.models import Task, TaskStatus
+from tracker_tasks.tasks.repository import TaskRow
 from tracker_tasks.tasks.schemas import Cursor, ListSort, TaskCreate, TaskOut, TaskUpdate
 
 TIME_NEEDS_DATE = "ck_tasks_due_time_needs_date"
@@ -47,7 +48,7 @@ class InvalidCursor(APIError):
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    tasks: list[Task]
+    tasks: list[TaskRow]
     next_cursor: Cursor | None
 
 
@@ -83,7 +84,7 @@ async def list_tasks(
         if current not in segments:
             raise InvalidCursor()
         segments = segments[segments.index(current) :]
-    found: list[Task] = []
+    found: list[TaskRow] = []
     for segment in segments:
         segment_status, dated = segment
         # One more than needed tells whether another page follows.
@@ -107,7 +108,7 @@ async def list_tasks(
     return Page(found[:limit], cursor_after(found[limit - 1], sort))
 
 
-def cursor_after(last: Task, sort: ListSort) -> Cursor:
+def cursor_after(last: TaskRow, sort: ListSort) -> Cursor:
     if last.status is TaskStatus.OPEN:
         if sort is ListSort.DUE and last.due_date is not None:
             return Cursor(
@@ -120,13 +121,15 @@ def cursor_after(last: Task, sort: ListSort) -> Cursor:
 
 async def create_task(db: AsyncSession, owner_id: uuid.UUID, new: TaskCreate) -> Task:
     """Store the task, its ``task.created`` event and its place in the owner's change feed
-    in one transaction."""
+    in one transaction. The place in the feed comes last in each change, here and below:
+    it locks the owner's feed head until the commit, and the shorter that lock is held,
+    the more of one person's changes (several tabs, several devices) go through at once."""
     try:
         task = await repository.add(db, owner_id, new.model_dump())
     except IntegrityError as error:
         raise _refused(error, new.model_dump(exclude_unset=True)) from error
-    await feed.append(db, owner_id, EventType.TASK_CREATED, task_json(task))
     await add_event(db, outbox, task_event(TaskCreated, task))
+    await feed.append(db, owner_id, EventType.TASK_CREATED, task_json(task))
     return task
 
 
@@ -165,7 +168,6 @@ async def update_task(
     if task is None:
         assert outcome.current_version is not None
         raise TaskChanged(outcome.current_version)
-    await feed.append(db, owner_id, EventType.TASK_UPDATED, task_json(task))
     await add_event(db, outbox, task_event(TaskUpdated, task))
     if outcome.previous_status is TaskStatus.OPEN and task.status is TaskStatus.DONE:
         assert task.completed_at is not None
@@ -179,6 +181,7 @@ async def update_task(
                 completed_at=task.completed_at,
             ),
         )
+    await feed.append(db, owner_id, EventType.TASK_UPDATED, task_json(task))
     return task
 
 
@@ -186,9 +189,9 @@ async def delete_task(db: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID)
     """Delete the task and store its ``task.deleted`` event and change in one transaction."""
     if not await repository.remove(db, owner_id, task_id):
         raise TaskNotFound()
+    await add_event(db, outbox, TaskDeleted(task_id=task_id, user_id=owner_id))
     deleted = json.dumps({"id": str(task_id)}, separators=(",", ":"))
     await feed.append(db, owner_id, EventType.TASK_DELETED, deleted)
-    await add_event(db, outbox, TaskDeleted(task_id=task_id, user_id=owner_id))
 
 
 def task_json(task: Task) -> str:
