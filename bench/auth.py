@@ -1,4 +1,5 @@
-"""The auth service: how many logins per second, and whether /healthz stays fast meanwhile.
+"""The auth service: how many logins per second, whether /healthz stays fast meanwhile,
+and whether a storm of logins starves anything else.
 
 Logging in verifies an argon2id hash, which costs tens of milliseconds of CPU. The service
 runs it in a bounded thread pool; the project's goal is that /healthz p99 stays under
@@ -6,7 +7,11 @@ runs it in a bounded thread pool; the project's goal is that /healthz p99 stays 
 
 Steps: migrate and empty the ``tracker_auth_bench`` database, start the service, register a
 pool of users, measure /healthz alone (the baseline), then logins with wrk while a second
-wrk measures /healthz.
+wrk measures /healthz. Then the storm: a tasks service beside it, its list requested at a
+steady ``STORM_TASKS_RATE`` per second alone (the baseline), then again while
+``STORM_LOGINS`` logins are in flight at once. A login hashes the password holding no
+database connection, so the storm must leave the pool to the others (no 503) and the task
+requests under ``STORM_TASKS_P99_GOAL_MS`` at p99.
 """
 
 import asyncio
@@ -14,19 +19,22 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from bench.cpu import CpuSample
-from bench.database import truncate
+from bench.database import TASKS, truncate
 from bench.progress import say
 from bench.report import Measurement, ScenarioReport
-from bench.services import run_python_module, uvicorn_service
+from bench.services import RABBITMQ_URL, Service, run_python_module, uvicorn_service
 from bench.wrk import WrkLoad, WrkResult, WrkRun, run_wrk
 from devsupport.accounts import log_in, register
 from devsupport.database import import_models
+from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
 from tracker_auth.config import Settings
 from tracker_auth.db import Base as AuthBase
+from tracker_contracts.messaging import CONSUMER_QUEUES
 
 NAME = "auth"
 DATABASE_URL = os.environ.get(
@@ -43,6 +51,16 @@ REGISTRATION_CONCURRENCY = 4
 BASELINE_SECONDS = 10
 LOAD_SECONDS = 15
 HEALTHZ_P99_GOAL_MS = 20.0
+
+STORM_LOGINS = 200
+STORM_SECONDS = 15
+STORM_TASKS_CONNECTIONS = 10
+STORM_TASKS_INTERVAL_MS = 200
+"""Each of the connections asks for the list every 200 ms: about 50 requests per second."""
+STORM_TASKS_RATE = STORM_TASKS_CONNECTIONS * 1000 // STORM_TASKS_INTERVAL_MS
+STORM_TASKS_P99_GOAL_MS = 100.0
+LIST_SIZE = 50
+REQUEST_SCRIPT = Path(__file__).with_name("request.lua")
 
 
 def _email(index: int) -> str:
@@ -131,7 +149,7 @@ def _report(
     ]
     return ScenarioReport(
         name=NAME,
-        title="logins per second, and /healthz latency while they saturate the service",
+        title="logins per second, /healthz while they saturate auth, and a login storm",
         measurements=[baseline, logins, health],
         figures=figures,
         settings=settings,
@@ -153,6 +171,79 @@ def _measure_under_load(
         return logins.result(), health.result(), after.cores_since(before) if after else None
 
 
+async def _tasks_token(auth: Service, tasks: Service) -> str:
+    """A pool user's access token, with LIST_SIZE tasks to list."""
+    async with httpx.AsyncClient(base_url=auth.base_url, timeout=30) as client:
+        account = await log_in(client, _email(POOL_SIZE - 1), PASSWORD)
+    async with httpx.AsyncClient(base_url=tasks.base_url, timeout=30) as client:
+        for number in range(LIST_SIZE):
+            created = await client.post(
+                "/api/tasks", json={"title": f"Task {number}"}, headers=account.headers
+            )
+            created.raise_for_status()
+    return account.access_token
+
+
+def _storm(auth: Service, environment: dict[str, str]) -> tuple[Measurement, ...]:
+    """The task list at a steady rate alone, then during STORM_LOGINS concurrent logins."""
+    say("auth: storm: preparing the tasks bench database and service")
+    tasks_environment = {**environment, TASKS.variable: TASKS.url}
+    run_python_module("tracker_tasks.prestart", tasks_environment)
+    truncate(TASKS.url, TASKS.metadata)
+    with uvicorn_service(
+        "auth-storm-tasks",
+        "tracker_tasks.main:create_app",
+        {**tasks_environment, "TASKS_JWKS_URL": auth.url("/.well-known/jwks.json")},
+    ) as tasks:
+        token = asyncio.run(_tasks_token(auth, tasks))
+        list_load = WrkLoad(
+            tasks.url(f"/api/tasks?status=open&limit={LIST_SIZE}"),
+            connections=STORM_TASKS_CONNECTIONS,
+            duration_s=STORM_SECONDS,
+            script=REQUEST_SCRIPT,
+            script_args=("method=GET", f"token={token}", f"interval_ms={STORM_TASKS_INTERVAL_MS}"),
+        )
+        say(f"auth: storm: the task list at {STORM_TASKS_RATE}/s alone for {STORM_SECONDS} s")
+        alone = run_wrk(list_load, "task list alone")
+        storm_load = WrkLoad(
+            auth.url("/api/session"),
+            connections=STORM_LOGINS,
+            duration_s=STORM_SECONDS,
+            timeout_s=30,
+            script=LOGIN_SCRIPT,
+            script_args=(EMAIL_TEMPLATE, str(POOL_SIZE), PASSWORD),
+        )
+        say(f"auth: storm: {STORM_LOGINS} concurrent logins with the task list alongside")
+        with WrkRun(storm_load) as logins, WrkRun(list_load) as listing:
+            logins.wait("login storm + task list")
+            storm, during = logins.result(), listing.result()
+    return (
+        Measurement("tasks_alone", f"GET /api/tasks at {STORM_TASKS_RATE}/s", list_load, alone),
+        Measurement("storm", f"{STORM_LOGINS} concurrent logins", storm_load, storm),
+        Measurement("tasks_during_storm", "GET /api/tasks during the storm", list_load, during),
+    )
+
+
+def _storm_figures(alone: Measurement, storm: Measurement, during: Measurement) -> dict[str, Any]:
+    p99 = during.result.percentile("99")
+    return {
+        "logins_in_flight": STORM_LOGINS,
+        "logins_per_s": round(storm.result.requests_per_s, 2),
+        "logins_non_2xx": storm.result.non_2xx_3xx,
+        "login_socket_errors": storm.result.errors,
+        "login_p99_ms": storm.result.percentile("99"),
+        "tasks_rate_per_s": STORM_TASKS_RATE,
+        "tasks_alone_p99_ms": alone.result.percentile("99"),
+        "tasks_during_p50_ms": during.result.percentile("50"),
+        "tasks_during_p99_ms": p99,
+        "tasks_during_non_2xx": during.result.non_2xx_3xx,
+        "goal": {
+            "tasks_p99_during_storm_below_ms": STORM_TASKS_P99_GOAL_MS,
+            "met": p99 is not None and p99 < STORM_TASKS_P99_GOAL_MS,
+        },
+    }
+
+
 def run() -> ScenarioReport:
     with tempfile.TemporaryDirectory(prefix="bench-auth-") as keys_dir:
         environment = {
@@ -162,7 +253,9 @@ def run() -> ScenarioReport:
             "AUTH_REGISTRATIONS_PER_IP": "1000000",  # every user comes from this machine
             "LOG_LEVEL": "WARNING",
             "ENVIRONMENT": "development",
+            "RABBITMQ_URL": RABBITMQ_URL,
         }
+        ensure_rabbitmq_vhost(RABBITMQ_URL)
         settings = _effective_settings(environment)
         say(f"auth: migrating the bench database ({DATABASE_URL.rsplit('/', 1)[-1]})")
         run_python_module("tracker_auth.prestart", environment)
@@ -191,11 +284,26 @@ def run() -> ScenarioReport:
             login_result, health_result, cores = _measure_under_load(
                 login_load, health_load, service.pid
             )
+            storm = _storm(service, environment)
+        purge_queues(RABBITMQ_URL, [queue.name for queue in CONSUMER_QUEUES])
 
-    return _report(
+    report = _report(
         settings,
         Measurement("healthz_baseline", "GET /healthz alone", baseline_load, baseline),
         Measurement("logins", "POST /api/session (login)", login_load, login_result),
         Measurement("healthz_under_load", "GET /healthz during logins", health_load, health_result),
         cores,
     )
+    storm_figures = _storm_figures(*storm)
+    report.measurements += storm
+    report.figures["storm"] = storm_figures
+    report.notes += [
+        f"storm: {STORM_LOGINS} logins in flight, {storm_figures['logins_per_s']} logins/s, "
+        f"{storm_figures['logins_non_2xx']} non-2xx (a 503 would be a pool run dry)",
+        f"task list at {STORM_TASKS_RATE}/s during the storm: p99 "
+        f"{_fmt(storm_figures['tasks_during_p99_ms'])} ms vs "
+        f"{_fmt(storm_figures['tasks_alone_p99_ms'])} ms alone; goal (< "
+        f"{STORM_TASKS_P99_GOAL_MS:.0f} ms): "
+        + ("goal met" if storm_figures["goal"]["met"] else "goal missed"),
+    ]
+    return report

@@ -1,8 +1,9 @@
 """Where a process spends its time under load: a py-spy recording, summed up.
 
 ``start(pid, seconds, into)`` samples the thread that holds the GIL (``--gil``: time spent
-waiting, in the event loop's poll or a pool's idle threads, is not work) and writes py-spy's collapsed stacks, one ``frame;frame;... count`` line per
-distinct stack; :func:`summary` turns them into the functions with the most samples, on top
+waiting, in the event loop's poll or a pool's idle threads, is not work) and ``finish``
+waits for py-spy's collapsed stacks, one ``frame;frame;... count`` line per distinct
+stack; :func:`summary` turns them into the functions with the most samples, on top
 of the stack (self) and anywhere in it (inclusive), as shares of all samples. The file stays
 beside the scenario's results for a closer look (``flamegraph.pl`` or speedscope read it).
 """

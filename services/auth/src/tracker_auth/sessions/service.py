@@ -144,9 +144,12 @@ async def password_matches(
     )
     if not await ctx.hasher.verify(password, password_hash):
         return False
-    await limits_repository.forget(db, [account_limit])
+    # Given back on a connection of its own before ``db`` takes one: a login never waits
+    # for a second connection while it holds a first (a storm of logins would hold the
+    # whole pool so, each waiting for another).
     if client_limit:
         await limits.release(ctx.database, reservation, client_limit)
+    await limits_repository.forget(db, [account_limit])
     return True
 
 
