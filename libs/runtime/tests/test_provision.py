@@ -5,6 +5,9 @@ this run's id (``tests.support.run``), which drops them when the run ends."""
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import aio_pika
@@ -120,12 +123,28 @@ def test_a_service_cannot_read_another_services_tables(databases: None) -> None:
 
 
 def test_provisioning_again_changes_nothing(databases: None, broker_users: None) -> None:
+    """Run again as `make dev` runs it (``python -m tracker_runtime.provision``)."""
     before = database_state(), broker_state()
+    environment = {
+        **os.environ,
+        "POSTGRES_ADMIN_URL": ADMIN,
+        "AUTH_DATABASE_URL": AUTH_URL,
+        "TASKS_DATABASE_URL": TASKS_URL,
+        **{f"{name.upper()}_RABBITMQ_URL": broker_url(name) for name in BROKER},
+    }
+    environment.pop("NOTIFIER_DATABASE_URL", None)
 
-    for url in (AUTH_URL, TASKS_URL):
-        assert asyncio.run(provision_database(ADMIN, DatabaseAccount.from_url(url)))
-    provision_broker(Rabbitmqctl(), list(BROKER.values()))
+    provisioned = subprocess.run(
+        [sys.executable, "-m", "tracker_runtime.provision"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
+    assert provisioned.returncode == 0, provisioned.stderr
+    assert "no database URL for notifier" in provisioned.stderr
     assert (database_state(), broker_state()) == before
 
 

@@ -108,7 +108,14 @@ OWNED_FUNCTIONS = """
 SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = 'public' AND p.proowner <> $1::regrole
 """
-RELATION_KINDS = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW"}
+RELATION_KINDS = {
+    "r": "TABLE",
+    "p": "TABLE",
+    "v": "VIEW",
+    "m": "MATERIALIZED VIEW",
+    "f": "FOREIGN TABLE",
+    "S": "SEQUENCE",
+}
 
 
 async def _ensure_role(admin: asyncpg.Connection, account: DatabaseAccount) -> bool:
@@ -167,9 +174,7 @@ async def _hand_over_objects(connection: asyncpg.Connection, role_name: str) -> 
             )
             if not still_foreign:
                 continue
-        await connection.execute(
-            f"ALTER {RELATION_KINDS.get(kind, 'SEQUENCE')} {name} OWNER TO {role}"
-        )
+        await connection.execute(f"ALTER {RELATION_KINDS[kind]} {name} OWNER TO {role}")
         moved += 1
     for (name,) in await connection.fetch(OWNED_TYPES, role_name):
         await connection.execute(f"ALTER TYPE {name} OWNER TO {role}")
@@ -195,7 +200,7 @@ async def provision_database(admin_url: str, account: DatabaseAccount) -> bool:
         await _hand_over_objects(connection, account.role)
     finally:
         await connection.close()
-    logger.info("postgres: %s owns %s, and nobody else may connect", account.role, account.database)
+    logger.info("postgres: %s owns %s; no other role may connect", account.role, account.database)
     return True
 
 
