@@ -121,8 +121,8 @@ def broker_url(prefix: str) -> Any:
 
 def variable_names(settings: type[BaseSettings], field: str) -> list[str]:
     """Every environment variable that sets ``field`` of ``settings``, first one first."""
-    info = settings.model_fields[field]
-    alias = info.validation_alias
+    info = settings.model_fields.get(field)
+    alias = None if info is None else info.validation_alias
     if isinstance(alias, str):
         return [alias]
     if isinstance(alias, AliasChoices):
@@ -255,12 +255,8 @@ def _field_name(settings: type[BaseSettings], name: str) -> str | None:
 
 
 def variable_name(settings: type[BaseSettings], field: str) -> str:
-    """The environment variable that sets ``field`` of ``settings``."""
-    info = settings.model_fields.get(field)
-    if info is not None and isinstance(info.validation_alias, str):
-        return info.validation_alias
-    prefix = settings.model_config.get("env_prefix", "") or ""
-    return f"{prefix}{field}".upper()
+    """The environment variable that sets ``field`` of ``settings`` (the first of them)."""
+    return variable_names(settings, field)[0]
 
 
 def _problem(settings: type[BaseSettings], detail: ErrorDetails) -> str:
