@@ -53,6 +53,7 @@ frontend: install ## Build the web app into services/frontend/dist
 # never reads .env its own way.
 dev: install .env frontend ## Run every service, the gateway and the mail catcher (Ctrl-C stops all)
 	@$(RUN) python -m scripts.dev_check
+	$(RUN) python -m tracker_runtime.provision
 	$(RUN) python -m tracker_auth.prestart
 	$(RUN) python -m tracker_tasks.prestart
 	$(RUN) python -m tracker_notifier.prestart

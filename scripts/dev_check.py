@@ -15,6 +15,7 @@ from scripts.gateway import LISTEN_ADDRESS, GatewaySettings
 from scripts.mail_catcher import CatcherSettings
 from tracker_auth.config import Settings as AuthSettings
 from tracker_notifier.config import Settings as NotifierSettings
+from tracker_runtime.provision import ProvisionSettings
 from tracker_runtime.serve import port_problem
 from tracker_runtime.settings import configuration_problems, variable_name
 from tracker_scheduler.config import Settings as SchedulerSettings
@@ -27,6 +28,7 @@ PROCESSES: dict[str, type[BaseSettings]] = {
     "scheduler": SchedulerSettings,
     "gateway": GatewaySettings,
     "mail catcher": CatcherSettings,
+    "provisioning": ProvisionSettings,
 }
 
 

@@ -40,9 +40,15 @@ from tracker_auth.config import Settings as AuthSettings
 from tracker_runtime.database import libpq_dsn
 
 ROOT = Path(__file__).resolve().parents[1]
-AUTH_DATABASE = run.database_url("tracker_auth_e2e")
-TASKS_DATABASE = run.database_url("tracker_tasks_e2e")
-NOTIFIER_DATABASE = run.database_url("tracker_notifier_e2e", "psycopg")
+AUTH_DATABASE = run.role_url("tracker_auth_e2e")
+TASKS_DATABASE = run.role_url("tracker_tasks_e2e")
+NOTIFIER_DATABASE = run.role_url("tracker_notifier_e2e", "psycopg")
+"""Each service's database as its own role, which `make dev` creates to own it."""
+BROKER_USERS = {
+    service: f"tracker-{service}-e2e" for service in ("auth", "tasks", "notifier", "scheduler")
+}
+"""Each service's RabbitMQ user (this run's, see ``run.user_vhost_url``)."""
+E2E_VHOST = "tracker-e2e"
 NOT_A_NEWCOMERS = ("VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
 """Variables of this test run and the make around it, which a newcomer's shell has not."""
 MAX_FAILURES = AuthSettings.model_fields["login_max_failures_per_account"].default
@@ -187,8 +193,12 @@ def stack_environment(run_dir: Path) -> dict[str, str]:
     gateway_port, auth_port, tasks_port, smtp_port, notifier_port, scheduler_port = (
         free_port() for _ in range(6)
     )
-    rabbitmq = run.vhost_url("tracker-e2e")
+    rabbitmq = run.vhost_url(E2E_VHOST)
     ensure_rabbitmq_vhost(rabbitmq)
+    brokers = {
+        f"{service.upper()}_RABBITMQ_URL": run.user_vhost_url(user, E2E_VHOST)
+        for service, user in BROKER_USERS.items()
+    }
     return {
         "GATEWAY_PORT": str(gateway_port),
         "PUBLIC_URL": f"http://localhost:{gateway_port}",
@@ -207,6 +217,7 @@ def stack_environment(run_dir: Path) -> dict[str, str]:
         "TASKS_DATABASE_URL": TASKS_DATABASE,
         "NOTIFIER_DATABASE_URL": NOTIFIER_DATABASE,
         "RABBITMQ_URL": rabbitmq,
+        **brokers,
         "SCHEDULER_DIGEST_CRON": "0 0 1 1 *",
     }
 

@@ -108,13 +108,43 @@ def load_raw(path: Path) -> dict[str, Any]:
     return document
 
 
-def environment_of(service: dict[str, Any]) -> dict[str, str]:
-    """A service's ``environment``, in either of Compose's two spellings."""
+SECRETS_MOUNT = "/run/secrets/"
+FILE_SUFFIX = "_FILE"
+
+
+def environment_of(
+    service: dict[str, Any], secrets: dict[str, str] | None = None
+) -> dict[str, str]:
+    """A service's ``environment``, in either of Compose's two spellings, with each
+    ``<NAME>_FILE`` that names one of its secrets as the ``<NAME>`` it sets: the secret's
+    content when ``secrets`` (name -> content) is given, else its path."""
     value = service.get("environment") or {}
     if isinstance(value, list):
         pairs = (item.partition("=") for item in value)
-        return {name: item for name, _, item in pairs}
-    return {name: "" if item is None else str(item) for name, item in value.items()}
+        written = {name: item for name, _, item in pairs}
+    else:
+        written = {name: "" if item is None else str(item) for name, item in value.items()}
+    environment = {}
+    for name, item in written.items():
+        if name.endswith(FILE_SUFFIX) and item.startswith(SECRETS_MOUNT):
+            secret = item.removeprefix(SECRETS_MOUNT)
+            environment[name.removesuffix(FILE_SUFFIX)] = (
+                item if secrets is None else secrets[secret]
+            )
+        else:
+            environment[name] = item
+    return environment
+
+
+def secrets_of(service: dict[str, Any]) -> dict[str, str]:
+    """The secrets a service mounts: their names and where they are mounted."""
+    mounted = {}
+    for entry in service.get("secrets") or []:
+        if isinstance(entry, str):
+            mounted[entry] = SECRETS_MOUNT + entry
+        else:
+            mounted[entry["source"]] = entry.get("target", SECRETS_MOUNT + entry["source"])
+    return mounted
 
 
 # ---- the .env file ----

@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 
 from devsupport.network import free_port
 from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
+from scripts import compose_env
 from tests.deploy import compose
 from tests.deploy.containers import Container, Image, build, envsubst
 from tests.deploy.dockerfile import context_files, read_dockerignore
@@ -171,9 +172,14 @@ class Localizer:
                 rewritten = rewritten.replace(address, replacement)
             if name.endswith("_DATABASE_URL"):
                 rewritten = self.database(rewritten)
+            if name.endswith("RABBITMQ_URL"):
+                rewritten = self.rabbitmq
             local[name] = rewritten
         overrides = {
-            "RABBITMQ_URL": self.rabbitmq,
+            # Provisioning, as the administrators of this machine's servers: the services
+            # then connect as those (the URLs above), which it leaves alone.
+            "POSTGRES_ADMIN_URL": f"postgresql://postgres@{POSTGRES[0]}:{POSTGRES[1]}/postgres",
+            "RABBITMQ_ADMIN_URL": "",
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.ports["smtp"]),
             "FORWARDED_ALLOW_IPS": "127.0.0.1",
@@ -183,9 +189,6 @@ class Localizer:
             "POSTGRES_USER": "postgres",
         }
         local.update({name: value for name, value in overrides.items() if name in local})
-        if "TRACKER_DATABASES" in local:
-            names = local["TRACKER_DATABASES"].split()
-            local["TRACKER_DATABASES"] = " ".join(f"{n}{DATABASE_SUFFIX}" for n in names)
         return local
 
 
@@ -245,16 +248,12 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     ensure_rabbitmq_vhost(rabbitmq)
     purge_queues(rabbitmq, [NOTIFIER_EVENTS.name, *NOTIFIER_WORKER_QUEUES, TASKS_EVENTS.name])
 
-    # PostgreSQL as on its first start: no databases, then the init script.
-    postgres = localize("postgres", compose.environment_of(services["postgres"]))
-    for database in postgres["TRACKER_DATABASES"].split():
-        psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    subprocess.run(
-        ["/bin/sh", str(ROOT / "compose" / "postgres" / "create-databases.sh")],
-        env={**postgres, "PATH": os.environ["PATH"], "PGHOST": POSTGRES[0]},
-        check=True,
-        capture_output=True,
-    )
+    # PostgreSQL as on its first start: no databases (the migrations create them).
+    secrets = compose_env.new_secrets()
+    provision = localize("provision", compose.environment_of(services["provision"], secrets))
+    for name, url in provision.items():
+        if name.endswith("_DATABASE_URL"):
+            psql(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
     mail = root / "mail"
     catcher = subprocess.Popen(
@@ -276,7 +275,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                     "HOME": "/nonexistent",
                     "HOSTNAME": socket.gethostname(),
                     **image.environment,
-                    **compose.environment_of(service),
+                    **compose.environment_of(service, secrets),
                 },
             )
             command = service.get("entrypoint") or image.command

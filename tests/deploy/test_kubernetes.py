@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from sqlalchemy.engine import make_url
 
+from scripts import compose_env
 from tests.deploy import compose, test_compose
 from tests.deploy.dockerfile import stage_environment
 from tests.deploy.kubernetes import (
@@ -47,6 +49,7 @@ from tests.deploy.test_consistency import (
     must_be_set,
 )
 from tracker_contracts.messaging import NOTIFIER_TASK_QUEUE
+from tracker_contracts.permissions import BROKER_PERMISSIONS, TOPIC_EXCHANGES
 
 KUBERNETES_VERSION = "1.30.0"  # the oldest release the manifests support (README)
 PRODUCTION = Variant("production")
@@ -69,7 +72,8 @@ clean_environment = test_compose.clean_environment
 # their operators' own definitions, which kubernetes-validate does not hold.
 CUSTOM_RESOURCES = {
     "postgresql.cnpg.io/v1": {"Cluster", "Database"},
-    "rabbitmq.com/v1beta1": {"RabbitmqCluster"},
+    # The cluster operator's cluster; the messaging topology operator's users and permissions.
+    "rabbitmq.com/v1beta1": {"RabbitmqCluster", "User", "Permission", "TopicPermission"},
     "keda.sh/v1alpha1": {"ScaledObject", "TriggerAuthentication"},
     "monitoring.coreos.com/v1": {"ServiceMonitor", "PodMonitor"},
 }
@@ -126,7 +130,7 @@ def carries_secret(name: str) -> bool:
     return (
         name in secret_variables
         or bool(SECRET_NAME.search(name))
-        or name.endswith("_DATABASE_URL")
+        or name.endswith(("_DATABASE_URL", "_RABBITMQ_URL"))
         or name == "RABBITMQ_URL"
     )
 
@@ -236,7 +240,7 @@ def test_values_written_in_compose_are_the_same_here(service: str) -> None:
     for compose_name, workload in workloads_running(PRODUCTION, service):
         sources = environment_sources(PRODUCTION, workload)
         for name, value in compose.environment_of(compose_service(compose_name)).items():
-            if compose.references(value):
+            if compose.references(value) or value.startswith(compose.SECRETS_MOUNT):
                 continue
             source = sources[name]
             assert (source.value or source.config_map) == value, f"{compose_name}: {name}"
@@ -261,8 +265,9 @@ def test_the_workloads_give_each_service_settings_it_accepts_in_production(
 ) -> None:
     """With each Secret holding what Compose would compute for the same variable."""
     compose_services = compose.load(compose.COMPOSE_FILE, local_env())["services"]
+    secrets = compose_env.new_secrets()
     for compose_name, workload in workloads_running(PRODUCTION, service):
-        secret_values = compose.environment_of(compose_services[compose_name])
+        secret_values = compose.environment_of(compose_services[compose_name], secrets)
         with clean_environment.context() as patch:
             for name, source in environment_sources(PRODUCTION, workload).items():
                 value = secret_values[name] if source.secret else source.value or source.config_map
@@ -543,10 +548,12 @@ def test_in_cluster_data_has_one_database_and_role_per_service(variant: Variant)
         item["spec"]["name"]: item["spec"]["owner"] for item in of_kind(variant, "Database")
     }
     assert set(databases.values()) == roles, "each role owns one database"
-    compose_databases = set(
-        compose.environment_of(compose_service("postgres"))["TRACKER_DATABASES"].split()
-    )
-    assert set(databases) == compose_databases
+    compose_databases = {
+        make_url(url).database: make_url(url).username
+        for name, url in compose_env.new_secrets().items()
+        if name.endswith("_database_url")
+    }
+    assert databases == compose_databases
     for item in of_kind(variant, "Database"):
         assert item["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
     (rabbitmq,) = of_kind(variant, "RabbitmqCluster")
@@ -560,3 +567,42 @@ def test_the_readme_urls_name_the_in_cluster_databases() -> None:
     databases = {item["spec"]["name"] for item in of_kind(variant, "Database")}
     found = set(re.findall(r"@task-tracker-postgres-rw:5432/(\w+)", readme))
     assert found == databases
+
+
+@pytest.mark.parametrize("variant", IN_CLUSTER_DATA, ids=variant_id)
+def test_in_cluster_data_has_one_broker_user_per_service_with_its_permissions(
+    variant: Variant,
+) -> None:
+    """The Messaging Topology Operator's users and permissions say what
+    ``tracker_contracts.permissions`` says (what `tracker_runtime.provision` applies)."""
+    users = {item["metadata"]["name"]: item["spec"] for item in of_kind(variant, "User")}
+    assert set(users) == {f"task-tracker-{service}" for service in BROKER_PERMISSIONS}
+    for service, permissions in BROKER_PERMISSIONS.items():
+        user = f"task-tracker-{service}"
+        assert users[user]["importCredentialsSecret"] == {
+            "name": f"task-tracker-rabbitmq-{service}"
+        }
+        (granted,) = [
+            item["spec"]
+            for item in of_kind(variant, "Permission")
+            if item["spec"]["userReference"]["name"] == user
+        ]
+        assert granted["vhost"] == "/"
+        assert granted["permissions"] == {
+            "configure": permissions.configure_pattern,
+            "write": permissions.write_pattern,
+            "read": permissions.read_pattern,
+        }
+        topics = {
+            item["spec"]["permissions"]["exchange"]: item["spec"]["permissions"]
+            for item in of_kind(variant, "TopicPermission")
+            if item["spec"]["userReference"]["name"] == user
+        }
+        assert topics == {
+            exchange: {
+                "exchange": exchange,
+                "write": permissions.topic_write_pattern(exchange),
+                "read": ".*",
+            }
+            for exchange in TOPIC_EXCHANGES
+        }

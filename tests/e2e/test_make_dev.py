@@ -1,10 +1,23 @@
 """`make dev` refuses clearly: with the stack already running, every port it needs is taken,
 and a bad setting stops it before anything starts; either way one line per problem, naming
-the variable to change, and no traceback."""
+the variable to change, and no traceback. And what it starts runs with least privilege."""
 
 import re
 
-from tests.conftest import LISTENING, Stack
+import psycopg
+from sqlalchemy.engine import make_url
+
+from devsupport.rabbitmq import rabbitmqctl
+from tests.conftest import (
+    AUTH_DATABASE,
+    BROKER_USERS,
+    E2E_VHOST,
+    LISTENING,
+    NOTIFIER_DATABASE,
+    TASKS_DATABASE,
+    Stack,
+)
+from tests.support import run
 
 TAKEN = re.compile(r"port (\d+) is already in use; stop what listens there or set (\w+)")
 PROBLEM = re.compile(r"^([A-Z][A-Z0-9_]+)(?: at \S+)?: (.+) \[([a-z ,]+)\]$", re.MULTILINE)
@@ -29,7 +42,7 @@ def test_bad_settings_are_each_named_with_an_example(stack: Stack) -> None:
         timeout=300,
         AUTH_SERVICE_CLIENTS="notifier: dev-notifier-secret",
         SMTP_SECURITY="ssl",
-        RABBITMQ_URL="localhost:5672",
+        AUTH_RABBITMQ_URL="localhost:5672",
         DEFAULT_TIMEZONE="Mars/Olympus_Mons",
     )
     output = result.stdout + result.stderr
@@ -41,13 +54,37 @@ def test_bad_settings_are_each_named_with_an_example(stack: Stack) -> None:
     assert set(by_variable) == {
         "AUTH_SERVICE_CLIENTS",
         "SMTP_SECURITY",
-        "RABBITMQ_URL",
+        "AUTH_RABBITMQ_URL",
         "DEFAULT_TIMEZONE",
     }, output
     assert "Not valid JSON" in by_variable["AUTH_SERVICE_CLIENTS"]
     assert '{"notifier": {"secret":' in by_variable["AUTH_SERVICE_CLIENTS"]
     assert "'starttls'" in by_variable["SMTP_SECURITY"]
-    assert "amqp://" in by_variable["RABBITMQ_URL"]
+    assert "amqp://" in by_variable["AUTH_RABBITMQ_URL"]
     assert "Europe/Berlin" in by_variable["DEFAULT_TIMEZONE"]
     assert "Traceback" not in output
     assert "prestart" not in result.stdout, "nothing starts with a bad setting"
+
+
+def test_each_service_runs_as_its_own_role_and_broker_user(stack: Stack) -> None:
+    """`make dev` provisions a role per database and a broker user per service, and the
+    services connect as those, never as the administrators."""
+    roles = {
+        make_url(url).database: make_url(url).username
+        for url in (AUTH_DATABASE, TASKS_DATABASE, NOTIFIER_DATABASE)
+    }
+    with psycopg.connect(run.POSTGRES, autocommit=True) as connection:
+        sessions = connection.execute(
+            "SELECT DISTINCT datname, usename FROM pg_stat_activity WHERE datname = ANY(%s)",
+            (list(roles),),
+        ).fetchall()
+    assert {database for database, _ in sessions} == set(roles), sessions
+    assert all(roles[database] == user for database, user in sessions), sessions
+
+    listed = rabbitmqctl("list_connections", "user", "vhost", "--no-table-headers").stdout
+    users = {
+        user
+        for user, vhost in (line.split("\t") for line in listed.splitlines() if line.strip())
+        if vhost == run.vhost(E2E_VHOST)
+    }
+    assert users == {run.vhost(user) for user in BROKER_USERS.values()}, listed

@@ -24,7 +24,9 @@ def test_defaults_match_the_development_setup(monkeypatch: pytest.MonkeyPatch) -
 
     settings = Settings(_env_file=None)
 
-    assert settings.database_url == "postgresql+asyncpg://postgres@localhost:5432/tracker_tasks"
+    assert settings.database_url == (
+        "postgresql+asyncpg://tracker_tasks:dev-tracker-tasks@localhost:5432/tracker_tasks"
+    )
     assert settings.jwks_url == "http://127.0.0.1:8001/.well-known/jwks.json"
     assert (settings.issuer, settings.audience) == ("task-tracker-auth", "task-tracker")
     assert (settings.default_page_size, settings.max_page_size) == (50, 200)

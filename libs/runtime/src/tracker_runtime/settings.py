@@ -5,6 +5,13 @@ catcher of ``make dev``) resolves its configuration the same way, through pydant
 a variable set in the process environment first, then ``.env`` in the working directory,
 then the defaults written here (pinned in DESIGN.md section 6). Nothing else parses ``.env``.
 
+A secret setting (marked :data:`FROM_FILE`: database and broker URLs, passwords, keys) may
+instead be given as the path of a file holding it, in the variable of the same name with
+``_FILE`` appended (``AUTH_DATABASE_URL_FILE=/run/secrets/auth_database_url``), as
+Compose and Kubernetes mount secrets. The file is read where the variable would be: a
+``_FILE`` in the environment wins over the variable in ``.env`` and the other way round, and
+the variable and its ``_FILE`` both in the environment (or both in ``.env``) is an error.
+
 :func:`load_settings` turns a bad configuration into one line per problem (the variable,
 what is wrong, an example of a right value) instead of a traceback.
 """
@@ -12,16 +19,18 @@ what is wrong, an example of a right value) instead of a traceback.
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, ValidationError, field_validator
+from pydantic import AfterValidator, AliasChoices, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
@@ -35,6 +44,21 @@ ENV_FILE = ".env"
 ENV_FILE_VARIABLE = "TRACKER_ENV_FILE"
 """Names another file than ``.env``, or none when empty (the tests: a developer's ``.env``
 must not change what they see)."""
+
+
+FILE_SUFFIX = "_FILE"
+
+
+class _FromFile:
+    """The mark of a secret setting (see :data:`FROM_FILE`)."""
+
+    def __repr__(self) -> str:
+        return "FROM_FILE"
+
+
+FROM_FILE = _FromFile()
+"""Put in a setting's ``Annotated[...]``: the setting may also be read from the file that
+its variable's ``_FILE`` names (the module's docstring says how)."""
 
 
 class Environment(StrEnum):
@@ -83,6 +107,77 @@ MetricsPort = Annotated[
 """The metrics server of a process that serves no HTTP of its own (the worker, beat)."""
 
 
+DEFAULT_RABBITMQ_URL = "amqp://guest:guest@localhost:5672/"
+
+
+def broker_url(prefix: str) -> Any:
+    """The ``Field`` of a process's broker URL: ``<prefix>RABBITMQ_URL`` (its own RabbitMQ
+    user), else the shared ``RABBITMQ_URL``."""
+    return Field(
+        validation_alias=AliasChoices(f"{prefix}RABBITMQ_URL", "RABBITMQ_URL"),
+        examples=["amqp://tracker-auth:password@localhost:5672/"],
+    )
+
+
+def variable_names(settings: type[BaseSettings], field: str) -> list[str]:
+    """Every environment variable that sets ``field`` of ``settings``, first one first."""
+    info = settings.model_fields.get(field)
+    alias = None if info is None else info.validation_alias
+    if isinstance(alias, str):
+        return [alias]
+    if isinstance(alias, AliasChoices):
+        return [choice for choice in alias.choices if isinstance(choice, str)]
+    prefix = settings.model_config.get("env_prefix", "") or ""
+    return [f"{prefix}{field}".upper()]
+
+
+def _read_secret_file(variable: str, path: str, where: str) -> str:
+    try:
+        return Path(path).read_text().rstrip("\r\n")
+    except OSError as error:
+        raise SettingsError(
+            f"{variable}{FILE_SUFFIX} ({where}) names {path}, which cannot be read: "
+            f"{error.strerror or error}"
+        ) from None
+
+
+def with_secret_files(
+    settings: type[BaseSettings], variables: Mapping[str, str | None], *, where: str
+) -> dict[str, str | None]:
+    """``variables`` (of one layer: the environment, or ``.env``) with the content of the
+    file each secret setting's ``<NAME>_FILE`` names as the value of ``<NAME>``."""
+    resolved = dict(variables)
+    lowered = {name.lower(): name for name in variables}
+    for field, info in settings.model_fields.items():
+        if FROM_FILE not in info.metadata:
+            continue
+        for variable in variable_names(settings, field):
+            file_key = lowered.get(f"{variable}{FILE_SUFFIX}".lower())
+            path = variables.get(file_key) if file_key is not None else None
+            if not path:
+                continue
+            value_key = lowered.get(variable.lower())
+            if value_key is not None and variables.get(value_key) not in (None, ""):
+                raise SettingsError(
+                    f"{variable} and {variable}{FILE_SUFFIX} are both set ({where}): "
+                    "set one of them"
+                )
+            resolved[value_key or variable.lower()] = _read_secret_file(variable, path, where)
+    return resolved
+
+
+class _EnvironmentWithFiles(EnvSettingsSource):
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        variables = super()._load_env_vars()
+        return with_secret_files(self.settings_cls, variables, where="in the environment")
+
+
+class _DotEnvWithFiles(DotEnvSettingsSource):
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        variables = super()._load_env_vars()
+        return with_secret_files(self.settings_cls, variables, where="in .env")
+
+
 class ProcessSettings(BaseSettings):
     """What every process reads, the development tools of ``make dev`` included: the
     process environment first, then ``.env``, then the defaults."""
@@ -102,8 +197,9 @@ class ProcessSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         env_file = os.environ.get(ENV_FILE_VARIABLE, ENV_FILE) or None
-        dotenv = DotEnvSettingsSource(settings_cls, env_file=env_file)
-        return init_settings, env_settings, dotenv, file_secret_settings
+        environment = _EnvironmentWithFiles(settings_cls)
+        dotenv = _DotEnvWithFiles(settings_cls, env_file=env_file)
+        return init_settings, environment, dotenv, file_secret_settings
 
 
 class ServiceSettings(ProcessSettings):
@@ -116,8 +212,9 @@ class ServiceSettings(ProcessSettings):
     default_timezone: Annotated[str, Field(validation_alias="DEFAULT_TIMEZONE")] = "UTC"
     rabbitmq_url: Annotated[
         AmqpUrl,
+        FROM_FILE,
         Field(validation_alias="RABBITMQ_URL", examples=["amqp://guest:guest@localhost:5672/"]),
-    ] = "amqp://guest:guest@localhost:5672/"
+    ] = DEFAULT_RABBITMQ_URL
 
     @field_validator("default_timezone")
     @classmethod
@@ -151,19 +248,15 @@ def _field_name(settings: type[BaseSettings], name: str) -> str | None:
     """The field that ``name`` (a field's name, or its alias as errors report it) sets."""
     if name in settings.model_fields:
         return name
-    for field, info in settings.model_fields.items():
-        if info.validation_alias == name:
+    for field in settings.model_fields:
+        if name in variable_names(settings, field):
             return field
     return None
 
 
 def variable_name(settings: type[BaseSettings], field: str) -> str:
-    """The environment variable that sets ``field`` of ``settings``."""
-    info = settings.model_fields.get(field)
-    if info is not None and isinstance(info.validation_alias, str):
-        return info.validation_alias
-    prefix = settings.model_config.get("env_prefix", "") or ""
-    return f"{prefix}{field}".upper()
+    """The environment variable that sets ``field`` of ``settings`` (the first of them)."""
+    return variable_names(settings, field)[0]
 
 
 def _problem(settings: type[BaseSettings], detail: ErrorDetails) -> str:

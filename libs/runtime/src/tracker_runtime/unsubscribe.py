@@ -26,6 +26,8 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr
 
+from tracker_runtime.settings import FROM_FILE
+
 PATH = "/api/user/unsubscribe"
 """Where the auth service takes the token (through the gateway)."""
 PURPOSE = b"task-tracker/unsubscribe/v1:"
@@ -62,6 +64,7 @@ DEVELOPMENT_SECRET = "dev-unsubscribe-secret"
 
 UnsubscribeSecret = Annotated[
     SecretStr,
+    FROM_FILE,
     Field(
         validation_alias="UNSUBSCRIBE_SECRET",
         description="Signs the unsubscribe links in mail; the auth service and the notifier "

@@ -10,9 +10,13 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from tracker_auth.keys import private_key_from_pem, public_keys_from_pems
 from tracker_runtime.settings import (
+    DEFAULT_RABBITMQ_URL,
+    FROM_FILE,
+    AmqpUrl,
     AsyncpgUrl,
     HttpServiceSettings,
     Port,
+    broker_url,
     json_value,
     load_settings,
 )
@@ -76,7 +80,10 @@ class Settings(HttpServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AUTH_")
 
     port: Port = 8001
-    database_url: AsyncpgUrl = "postgresql+asyncpg://postgres@localhost:5432/tracker_auth"
+    database_url: Annotated[AsyncpgUrl, FROM_FILE] = (
+        "postgresql+asyncpg://tracker_auth:dev-tracker-auth@localhost:5432/tracker_auth"
+    )
+    rabbitmq_url: Annotated[AmqpUrl, FROM_FILE, broker_url("AUTH_")] = DEFAULT_RABBITMQ_URL
     database_pool_size: int = 10
 
     signing_key: Annotated[
@@ -138,6 +145,7 @@ class Settings(HttpServiceSettings):
 
     service_clients: Annotated[
         dict[str, ServiceClient],
+        FROM_FILE,
         NoDecode,
         BeforeValidator(json_value),
         Field(

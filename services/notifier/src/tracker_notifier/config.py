@@ -16,7 +16,16 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from tracker_runtime.settings import MetricsPort, PsycopgUrl, ServiceSettings, load_settings
+from tracker_runtime.settings import (
+    DEFAULT_RABBITMQ_URL,
+    FROM_FILE,
+    AmqpUrl,
+    MetricsPort,
+    PsycopgUrl,
+    ServiceSettings,
+    broker_url,
+    load_settings,
+)
 from tracker_runtime.unsubscribe import (
     DEVELOPMENT_SECRET,
     UnsubscribeSecret,
@@ -50,13 +59,18 @@ class SmtpSecurity(StrEnum):
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_")
 
-    database_url: PsycopgUrl = "postgresql+psycopg://postgres@localhost:5432/tracker_notifier"
+    database_url: Annotated[PsycopgUrl, FROM_FILE] = (
+        "postgresql+psycopg://tracker_notifier:dev-tracker-notifier@localhost:5432/tracker_notifier"
+    )
+    rabbitmq_url: Annotated[AmqpUrl, FROM_FILE, broker_url("NOTIFIER_")] = DEFAULT_RABBITMQ_URL
     database_pool_size: Annotated[int, Field(ge=1)] = 2
 
     smtp_host: Annotated[str, Field(validation_alias="SMTP_HOST")] = "localhost"
     smtp_port: Annotated[int, Field(validation_alias="SMTP_PORT", ge=1, le=65535)] = 1025
     smtp_username: Annotated[str | None, Field(validation_alias="SMTP_USERNAME")] = None
-    smtp_password: Annotated[SecretStr | None, Field(validation_alias="SMTP_PASSWORD")] = None
+    smtp_password: Annotated[
+        SecretStr | None, FROM_FILE, Field(validation_alias="SMTP_PASSWORD")
+    ] = None
     smtp_security: Annotated[SmtpSecurity, Field(validation_alias="SMTP_SECURITY")] = (
         SmtpSecurity.NONE
     )
@@ -92,7 +106,9 @@ class Settings(ServiceSettings):
     ] = "http://127.0.0.1:8001"
     client_id: Annotated[str, Field(description="The notifier's client id at auth.")] = "notifier"
     client_secret: Annotated[
-        SecretStr, Field(description="The notifier's client secret (AUTH_SERVICE_CLIENTS).")
+        SecretStr,
+        FROM_FILE,
+        Field(description="The notifier's client secret (AUTH_SERVICE_CLIENTS)."),
     ] = SecretStr("dev-notifier-secret")
     http_timeout: Annotated[float, Field(gt=0, description="Seconds per internal HTTP call.")] = (
         10.0

@@ -13,7 +13,15 @@ from celery.schedules import ParseException, crontab
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from tracker_runtime.settings import MetricsPort, ServiceSettings, load_settings
+from tracker_runtime.settings import (
+    DEFAULT_RABBITMQ_URL,
+    FROM_FILE,
+    AmqpUrl,
+    MetricsPort,
+    ServiceSettings,
+    broker_url,
+    load_settings,
+)
 
 
 def parse_cron(expression: str) -> crontab:
@@ -39,6 +47,7 @@ def parse_cron(expression: str) -> crontab:
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SCHEDULER_")
 
+    rabbitmq_url: Annotated[AmqpUrl, FROM_FILE, broker_url("SCHEDULER_")] = DEFAULT_RABBITMQ_URL
     digest_cron: Annotated[
         str, Field(description="When the digest ticks, as a cron expression in UTC.")
     ] = "*/5 * * * *"

@@ -7,14 +7,26 @@ from typing import Annotated, Self
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from tracker_runtime.settings import AsyncpgUrl, HttpServiceSettings, Port, load_settings
+from tracker_runtime.settings import (
+    DEFAULT_RABBITMQ_URL,
+    FROM_FILE,
+    AmqpUrl,
+    AsyncpgUrl,
+    HttpServiceSettings,
+    Port,
+    broker_url,
+    load_settings,
+)
 
 
 class Settings(HttpServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TASKS_")
 
     port: Port = 8002
-    database_url: AsyncpgUrl = "postgresql+asyncpg://postgres@localhost:5432/tracker_tasks"
+    database_url: Annotated[AsyncpgUrl, FROM_FILE] = (
+        "postgresql+asyncpg://tracker_tasks:dev-tracker-tasks@localhost:5432/tracker_tasks"
+    )
+    rabbitmq_url: Annotated[AmqpUrl, FROM_FILE, broker_url("TASKS_")] = DEFAULT_RABBITMQ_URL
     database_pool_size: int = 10
 
     jwks_url: str = Field(
