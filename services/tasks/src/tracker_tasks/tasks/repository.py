@@ -95,15 +95,18 @@ async def due_page_of(
     return list((await db.execute(statement)).all())
 
 
-async def add(db: AsyncSession, owner_id: uuid.UUID, fields: dict[str, Any]) -> Task:
+INSERT = insert(tasks).returning(*tasks.c)
+
+
+async def add(db: AsyncSession, owner_id: uuid.UUID, fields: dict[str, Any]) -> TaskRow:
     """A new task of ``owner_id`` with ``fields`` (title, description, due fields)."""
-    statement = insert(Task).values(id=uuid.uuid4(), owner_id=owner_id, **fields).returning(Task)
-    return (await db.scalars(statement)).one()
+    values = {"id": uuid.uuid4(), "owner_id": owner_id, **fields}
+    return (await db.execute(INSERT, values)).one()
 
 
-async def owned(db: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID) -> Task | None:
-    statement = select(Task).where(Task.id == task_id, Task.owner_id == owner_id)
-    return (await db.scalars(statement)).one_or_none()
+async def owned(db: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID) -> TaskRow | None:
+    statement = select(*tasks.c).where(tasks.c.id == task_id, tasks.c.owner_id == owner_id)
+    return (await db.execute(statement)).one_or_none()
 
 
 async def remove(db: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID) -> bool:
@@ -118,7 +121,7 @@ class UpdateOutcome:
 
     previous_status: TaskStatus | None
     current_version: int | None
-    task: Task | None
+    task: TaskRow | None
 
 
 async def update_if_current(
@@ -164,13 +167,11 @@ async def update_if_current(
     row = (await db.execute(statement)).one_or_none()
     if row is None:
         return UpdateOutcome(previous_status=None, current_version=None, task=None)
-    task = None
-    if row.id is not None:
-        task = Task(**{column.key: getattr(row, column.key) for column in tasks.c})
     return UpdateOutcome(
         previous_status=TaskStatus(row.previous_status),
         current_version=row.current_version,
-        task=task,
+        # The row holds the updated task's columns under their names, when it was updated.
+        task=row if row.id is not None else None,
     )
 
 

@@ -10,7 +10,8 @@ from tracker_runtime.errors import APIError
 from tracker_runtime.web import SessionDep
 from tracker_tasks.deps import ContextDep, UserDep
 from tracker_tasks.tasks import service
-from tracker_tasks.tasks.models import Task, TaskStatus
+from tracker_tasks.tasks.models import TaskStatus
+from tracker_tasks.tasks.repository import TaskRow
 from tracker_tasks.tasks.schemas import Cursor, ListSort, TaskCreate, TaskOut, TaskUpdate
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
@@ -27,13 +28,13 @@ MAX_VERSION = 2**31 - 1
 _STRONG_VERSION_TAG = re.compile(r'"(\d{1,10})"', re.ASCII)
 
 
-def etag(task: Task) -> str:
+def etag(task: TaskRow) -> str:
     return f'"{task.version}"'
 
 
-def task_response(task: Task, response: Response) -> TaskOut:
+def task_response(task: TaskRow, response: Response) -> TaskOut:
     response.headers["ETag"] = etag(task)
-    return TaskOut.model_validate(task, from_attributes=True)
+    return TaskOut.of(task)
 
 
 def expected_versions(if_match: str | None) -> list[int] | None:
@@ -118,7 +119,7 @@ async def list_tasks(
         response.headers["Link"] = next_link(
             request, page.next_cursor, status=task_status, sort=sort, limit=page_size
         )
-    return [TaskOut.model_validate(task, from_attributes=True) for task in page.tasks]
+    return [TaskOut.of(task) for task in page.tasks]
 
 
 @router.post(

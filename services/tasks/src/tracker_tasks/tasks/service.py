@@ -14,7 +14,7 @@ from tracker_runtime.outbox import add_event
 from tracker_tasks.db import outbox
 from tracker_tasks.live import repository as feed
 from tracker_tasks.tasks import repository
-from tracker_tasks.tasks.models import Task, TaskStatus
+from tracker_tasks.tasks.models import TaskStatus
 from tracker_tasks.tasks.repository import TaskRow
 from tracker_tasks.tasks.schemas import Cursor, ListSort, TaskCreate, TaskOut, TaskUpdate
 
@@ -119,7 +119,7 @@ def cursor_after(last: TaskRow, sort: ListSort) -> Cursor:
     return Cursor(status=last.status, at=last.completed_at, id=last.id)
 
 
-async def create_task(db: AsyncSession, owner_id: uuid.UUID, new: TaskCreate) -> Task:
+async def create_task(db: AsyncSession, owner_id: uuid.UUID, new: TaskCreate) -> TaskRow:
     """Store the task, its ``task.created`` event and its place in the owner's change feed
     in one transaction. The place in the feed comes last in each change, here and below:
     it locks the owner's feed head until the commit, and the shorter that lock is held,
@@ -133,7 +133,7 @@ async def create_task(db: AsyncSession, owner_id: uuid.UUID, new: TaskCreate) ->
     return task
 
 
-async def get_task(db: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID) -> Task:
+async def get_task(db: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID) -> TaskRow:
     task = await repository.owned(db, owner_id, task_id)
     if task is None:
         raise TaskNotFound()
@@ -147,7 +147,7 @@ async def update_task(
     change: TaskUpdate,
     *,
     expected_versions: list[int] | None,
-) -> Task:
+) -> TaskRow:
     """Apply ``change`` if the task is still at one of ``expected_versions`` (``None``: any).
 
     Every change stores ``task.updated`` (the whole task as it now is) in the outbox and in
@@ -194,12 +194,12 @@ async def delete_task(db: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID)
     await feed.append(db, owner_id, EventType.TASK_DELETED, deleted)
 
 
-def task_json(task: Task) -> str:
+def task_json(task: TaskRow) -> str:
     """The task exactly as the API answers with it (the live stream's data)."""
-    return TaskOut.model_validate(task, from_attributes=True).model_dump_json()
+    return TaskOut.of(task).model_dump_json()
 
 
-def task_event(kind: type[TaskCreated], task: Task) -> TaskCreated:
+def task_event(kind: type[TaskCreated], task: TaskRow) -> TaskCreated:
     """The whole task as ``kind`` (``task.created`` or ``task.updated``) carries it."""
     return kind(
         task_id=task.id,
