@@ -169,14 +169,17 @@ async def get_database(request: Request) -> Database:
 
 
 async def session_per_request(
-    database: Annotated[Database, Depends(get_database)],
+    request: Request, database: Annotated[Database, Depends(get_database)]
 ) -> AsyncIterator[AsyncSession]:
     """The request's session: committed when the endpoint returns, rolled back when it raises.
 
     With ``scope="function"`` the commit runs as soon as the endpoint returns, before the
     response is built, so a client never sees success for a change that was not stored.
+    A request of a safe method (GET, HEAD), which only reads, gets a session without a
+    transaction (``Database.reads``).
     """
-    async with database.sessions() as session:
+    factory = database.reads if request.method in SAFE_METHODS else database.sessions
+    async with factory() as session:
         try:
             yield session
         except APIError as error:

@@ -15,6 +15,7 @@ through the table, once the shared queue's consumer has written it. It is read a
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -60,7 +61,11 @@ class RevokedSessions:
     async def stop(self) -> None:
         await self._periodic.stop()
         if self._first_read is not None:
+            # Awaited, so that a read cut short gives its connection back before the pool
+            # is disposed.
             self._first_read.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._first_read
 
     async def readiness(self) -> dict[str, object]:
         return {"known": len(self._ended), "from_memory": self._complete}
