@@ -2,39 +2,55 @@
 
 import uuid
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Text, delete, literal, select
+from sqlalchemy import Table, Text, Uuid, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from tracker_contracts import EventType
 from tracker_tasks.live.models import ChangeFeedHead, TaskChange
+
+HEADS = cast("Table", ChangeFeedHead.__table__)
+CHANGES = cast("Table", TaskChange.__table__)
+
+
+def _append_statement() -> ReturningInsert[tuple[int]]:
+    """Core, not ORM: an ORM insert given its values as parameters is a bulk insert."""
+    head = (
+        insert(HEADS)
+        .values(owner_id=bindparam("the_owner"), position=1)
+        .on_conflict_do_update(
+            index_elements=[HEADS.c.owner_id], set_={"position": HEADS.c.position + 1}
+        )
+        .returning(HEADS.c.position)
+        .cte("head")
+    )
+    return (
+        insert(CHANGES)
+        .from_select(
+            ["owner_id", "position", "event_type", "data"],
+            select(
+                bindparam("the_owner", type_=Uuid()),
+                head.c.position,
+                bindparam("the_type", type_=Text()),
+                bindparam("the_data", type_=Text()),
+            ),
+        )
+        .returning(CHANGES.c.position)
+    )
+
+
+APPEND = _append_statement()
+"""Built once: its values are parameters (``the_owner``, ``the_type``, ``the_data``)."""
 
 
 async def append(db: AsyncSession, owner_id: uuid.UUID, event_type: EventType, data: str) -> int:
     """Store a change as the owner's next position, in one statement; return the position.
     The head row stays locked until the transaction ends."""
-    head = (
-        insert(ChangeFeedHead)
-        .values(owner_id=owner_id, position=1)
-        .on_conflict_do_update(
-            index_elements=[ChangeFeedHead.owner_id],
-            set_={"position": ChangeFeedHead.position + 1},
-        )
-        .returning(ChangeFeedHead.position)
-        .cte("head")
-    )
-    statement = (
-        insert(TaskChange)
-        .from_select(
-            ["owner_id", "position", "event_type", "data"],
-            select(
-                literal(owner_id), head.c.position, literal(event_type.value), literal(data, Text)
-            ),
-        )
-        .returning(TaskChange.position)
-    )
-    position: int = (await db.execute(statement)).scalar_one()
+    parameters = {"the_owner": owner_id, "the_type": event_type.value, "the_data": data}
+    position: int = (await db.execute(APPEND, parameters)).scalar_one()
     return position
 
 

@@ -1,3 +1,4 @@
+import functools
 import uuid
 from dataclasses import dataclass
 from typing import Any, cast
@@ -5,8 +6,10 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     Row,
+    Select,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -124,6 +127,45 @@ class UpdateOutcome:
     task: TaskRow | None
 
 
+@functools.lru_cache(maxsize=128)
+def _update_statement(
+    fields: tuple[str, ...], *, completing: bool | None, conditional: bool
+) -> Select[Any]:
+    """The statement of :func:`update_if_current` for changes of ``fields``, its values as
+    parameters (``new_<field>``, ``the_task``, ``the_owner``, ``versions``: no column's name,
+    which an UPDATE would take as a value to set): built once for each shape of change (a
+    few dozen at most), not on every request.
+
+    The ``current`` CTE locks the row and reads its newest state, so the status it reports is
+    the one this update replaced even when another request changed the task a moment before:
+    of two concurrent completions only one sees "open" and writes the event, and of two
+    updates expecting the same version only one matches.
+    """
+    current = (
+        select(tasks.c.id, tasks.c.status, tasks.c.version)
+        .where(tasks.c.id == bindparam("the_task"), tasks.c.owner_id == bindparam("the_owner"))
+        .with_for_update()
+        .cte("current")
+    )
+    values: dict[str, Any] = {field: bindparam(f"new_{field}") for field in fields}
+    values |= {"version": tasks.c.version + 1, "updated_at": func.now()}
+    if completing is not None:
+        # Completing keeps the first completion time (done→done changes nothing); reopening
+        # forgets it.
+        values["completed_at"] = (
+            func.coalesce(tasks.c.completed_at, func.now()) if completing else None
+        )
+    updated = update(tasks).where(tasks.c.id == current.c.id)
+    if conditional:
+        updated = updated.where(tasks.c.version.in_(bindparam("versions", expanding=True)))
+    updated_rows = updated.values(values).returning(*tasks.c).cte("updated")
+    return select(
+        current.c.status.label("previous_status"),
+        current.c.version.label("current_version"),
+        *updated_rows.c,
+    ).select_from(current.outerjoin(updated_rows, true()))
+
+
 async def update_if_current(
     db: AsyncSession,
     owner_id: uuid.UUID,
@@ -133,38 +175,15 @@ async def update_if_current(
     expected_versions: list[int] | None,
 ) -> UpdateOutcome:
     """Apply ``changes`` to the owner's task if its version is one of ``expected_versions``
-    (any version when ``None``), in one statement that also tells what it found.
-
-    The ``current`` CTE locks the row and reads its newest state, so the status it reports is
-    the one this update replaced even when another request changed the task a moment before:
-    of two concurrent completions only one sees "open" and writes the event, and of two
-    updates expecting the same version only one matches.
-    """
-    current = (
-        select(tasks.c.id, tasks.c.status, tasks.c.version)
-        .where(tasks.c.id == task_id, tasks.c.owner_id == owner_id)
-        .with_for_update()
-        .cte("current")
+    (any version when ``None``), in one statement that also tells what it found
+    (:func:`_update_statement`)."""
+    completing = None if "status" not in changes else changes["status"] is TaskStatus.DONE
+    statement = _update_statement(
+        tuple(sorted(changes)), completing=completing, conditional=expected_versions is not None
     )
-    values: dict[str, Any] = {**changes, "version": tasks.c.version + 1, "updated_at": func.now()}
-    if "status" in changes:
-        # Completing keeps the first completion time (done→done changes nothing); reopening
-        # forgets it.
-        values["completed_at"] = (
-            func.coalesce(tasks.c.completed_at, func.now())
-            if changes["status"] is TaskStatus.DONE
-            else None
-        )
-    updated = update(tasks).where(tasks.c.id == current.c.id)
-    if expected_versions is not None:
-        updated = updated.where(tasks.c.version.in_(expected_versions))
-    updated_rows = updated.values(values).returning(*tasks.c).cte("updated")
-    statement = select(
-        current.c.status.label("previous_status"),
-        current.c.version.label("current_version"),
-        *updated_rows.c,
-    ).select_from(current.outerjoin(updated_rows, true()))
-    row = (await db.execute(statement)).one_or_none()
+    parameters = {f"new_{field}": value for field, value in changes.items()}
+    parameters |= {"the_task": task_id, "the_owner": owner_id, "versions": expected_versions}
+    row = (await db.execute(statement, parameters)).one_or_none()
     if row is None:
         return UpdateOutcome(previous_status=None, current_version=None, task=None)
     return UpdateOutcome(
