@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -172,9 +173,13 @@ class Stack:
 
     def _prepare(self, environment: Mapping[str, str]) -> None:
         ensure_rabbitmq_vhost(self.names.rabbitmq_url)
-        for database in self.names.databases:
+
+        def migrated_and_empty(database: BenchDatabase) -> None:
             run_python_module(f"{database.service}.prestart", environment)
             truncate(database.url, database.metadata)
+
+        with ThreadPoolExecutor(max_workers=len(self.names.databases)) as pool:
+            list(pool.map(migrated_and_empty, self.names.databases))
         purge_queues(self.names.rabbitmq_url, list(DRAINED_QUEUES))
 
     @contextlib.asynccontextmanager
@@ -273,14 +278,15 @@ class Stack:
             f"{self.gateway_url}/index.html",
         )
         # The first auth process writes the development signing key the others read.
-        for replica in (*self.auth, *self.tasks, self.gateway):
+        first, *others = [*self.auth, *self.tasks, *self.workers, *self.beats, self.gateway]
+        first.start()
+        first.wait_until_healthy()
+        for replica in others:
             replica.start()
+        for replica in others:
             replica.wait_until_healthy()
-            say(f"chaos: {replica.name} is ready (pid {replica.process and replica.process.pid})")
-        for replica in (*self.workers, *self.beats):
-            replica.start()
         asyncio.run(self._wait_for_consumers(len(self.workers)))
-        say("chaos: 3 notifier workers consume, 2 beats tick")
+        say("chaos: 2 auth, 2 tasks and the gateway answer, 3 notifier workers consume")
 
     async def _wait_for_consumers(self, count: int) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -293,8 +299,8 @@ class Stack:
             await asyncio.sleep(0.5)
 
     def _stop(self) -> None:
-        for replica in self.replicas:
-            replica.stop()
+        with ThreadPoolExecutor(max_workers=len(self.replicas) or 1) as pool:
+            list(pool.map(Replica.stop, self.replicas))
 
     def dead(self) -> list[str]:
         """The processes that exited without being told to."""
