@@ -3,11 +3,11 @@ digest ticks at chosen instants, then the drain and the checks.
 
 The schedule (seconds after the load starts, from the :class:`~chaos.profile.Profile`):
 SMTP answers 451 for a while; the broker is cut; tasks replica 1 is restarted; a digest
-tick is sent and the worker sending its batch is killed between two mails (then started
-again); every connection to the run's databases is terminated. Further digest ticks go out
-twice each, as two beats would send them. All ticks name instants a minute or so after the
-coming midnight in UTC, where every person's day (see :data:`chaos.people.TIMEZONES`) is
-the date the run started: each confirmed person is due exactly one digest for it.
+batch is made and the worker sending it is killed between two mails (then started again);
+every connection to the run's databases is terminated. Further digest ticks go out twice
+each, as two beats would send them. The ticks name instants just after the coming
+midnights of the people's zones (see :data:`chaos.people.TIMEZONES`), where every person's
+day is the date the run started: each confirmed person is due exactly one digest for it.
 """
 
 import asyncio
@@ -21,15 +21,21 @@ from bench.digest import send_digest_tick
 from bench.progress import say
 from chaos.checks import Observed, Outcome, User, evaluate
 from chaos.mail import TASK_LINK
-from chaos.people import Person, Traffic, people
+from chaos.people import TIMEZONES, Person, Traffic, people
 from chaos.profile import Profile
-from chaos.stack import Names, Stack, database_rows
+from chaos.stack import EXPIRED_TICK, Names, Stack, database_rows, dead_letters
 
 SETTLE_S = 5.0
 """Waited once everything drained, for late duplicates to show up."""
 POLL_S = 2.0
 BATCH_TO_KILL_IN = 3
 """Confirmed people the notifier must know before the tick whose batch a worker dies in."""
+LAST_ZONES = ("UTC", "Europe/London")
+"""Where midnight comes last among :data:`chaos.people.TIMEZONES` (in summer London's
+comes an hour earlier, with the tick one hour before UTC's, and UTC's is left alone)."""
+EARLIER_MIDNIGHTS_H = (4, 2, 1)
+"""Hours before midnight in UTC of the ticks for Dubai's, Athens' and Berlin's midnights
+(in winter; in summer the tick two hours before finds Berlin's midnight passed as well)."""
 
 
 def digest_instant(day: date, minute: int) -> datetime:
@@ -49,9 +55,12 @@ class Run:
         self.people: list[Person] = []
 
     def tick(self, minute: int) -> None:
-        """A digest tick at the chosen instant, sent to the broker itself (not through the
-        proxy: the scenario's own messages are not what the faults are about)."""
-        at = digest_instant(self.day, minute)
+        """A digest tick ``minute`` minutes after the coming midnight in UTC."""
+        self.tick_at(digest_instant(self.day, minute))
+
+    def tick_at(self, at: datetime) -> None:
+        """A digest tick at ``at``, sent to the broker itself (not through the proxy: the
+        scenario's own messages are not what the faults are about)."""
         say(f"chaos: digest tick at {at.isoformat()}")
         send_digest_tick(self.names.rabbitmq_url, at)
 
@@ -114,17 +123,38 @@ class Run:
         return outcome
 
     async def _kill_notifier_mid_batch(self) -> None:
-        """Once the notifier knows a few confirmed people (a digest batch of several mails
-        to kill a worker in), the digest tick, and the kill."""
-        wanted = min(BATCH_TO_KILL_IN, self.profile.people)
+        """A digest batch of several mails, and a worker killed in its middle.
+
+        A tick sends one batch per window of days (people whose midnight fell at the same
+        instant), each a task of its own. So first the ticks of the night's earlier
+        midnights (Dubai's, Athens', Berlin's) send those people's digests; once they are
+        out, the tick just after midnight in UTC finds only the people in UTC and London:
+        one batch, of at least two (the notifier knows that many by then), in which the
+        sender is held after its first mail and killed."""
+        wanted = min(BATCH_TO_KILL_IN, sum(1 for p in self.people if p.timezone in LAST_ZONES))
         deadline = time.monotonic() + self.profile.drain_timeout_s
-        while await self._known_confirmed() < wanted and time.monotonic() < deadline:
+        while await self._known_confirmed(LAST_ZONES) < wanted and time.monotonic() < deadline:
             await asyncio.sleep(POLL_S)
+        for hours_before in EARLIER_MIDNIGHTS_H:
+            at = digest_instant(self.day, 1) - timedelta(hours=hours_before)
+            await asyncio.to_thread(self.tick_at, at)
+        while await self._digests_unsent() and time.monotonic() < deadline:
+            await asyncio.sleep(POLL_S / 4)
         await self.stack.kill_notifier_mid_batch(lambda: self.tick(1))
 
-    async def _known_confirmed(self) -> int:
+    async def _digests_unsent(self) -> int:
         rows = await database_rows(
-            self.names.notifier_database, "SELECT count(*) FROM recipients WHERE email_verified"
+            self.names.notifier_database,
+            "SELECT count(*) FROM deliveries WHERE kind = 'digest' AND status <> 'sent'",
+        )
+        return int(rows[0][0])
+
+    async def _known_confirmed(self, zones: tuple[str, ...] = TIMEZONES) -> int:
+        """Confirmed people in ``zones`` the notifier knows of."""
+        rows = await database_rows(
+            self.names.notifier_database,
+            "SELECT count(*) FROM recipients WHERE email_verified AND timezone = ANY($1::text[])",
+            list(zones),
         )
         return int(rows[0][0])
 
@@ -184,7 +214,8 @@ class Run:
             pending.append("live streams")
         if not pending:
             depths = await asyncio.to_thread(self.stack.queue_depths)
-            if any(depths.values()):
+            expired = (await dead_letters(self.names.rabbitmq_url))[EXPIRED_TICK]
+            if sum(depths.values()) > expired:
                 pending.append("queued messages")
         return pending
 
@@ -242,6 +273,7 @@ class Run:
             outbox_left=await self._outbox_left(),
             deliveries_left=await self._deliveries_left(),
             queue_depths=await asyncio.to_thread(self.stack.queue_depths),
+            dead_letters=await dead_letters(self.names.rabbitmq_url),
             drain_s=drain_s,
             deferred=self.stack.catcher.deferred,
         )
