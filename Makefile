@@ -15,7 +15,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
 
 .PHONY: help install dev test lint typecheck pytest bench schemas clean frontend digest
-.PHONY: lint-deploy up
+.PHONY: lint-deploy up chaos
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -104,6 +104,9 @@ endif
 
 bench: install ## Measure throughput and latency (all scenarios, or `make bench NAME...`; PROFILE=1 profiles)
 	$(RUN) python -m bench $(BENCH_SCENARIOS) $(if $(PROFILE),--profile)
+
+chaos: install ## Run 2 auth, 2 tasks, 3 workers, 2 beats under faults; check nothing is lost or sent twice
+	$(RUN) python -m chaos
 
 schemas: install ## Export the events' JSON Schemas and AsyncAPI description into docs/events
 	$(RUN) tracker-export-schemas docs/events

@@ -172,14 +172,15 @@ def _summaries_alone(settings: NotifierSettings) -> float:
         client.close()
 
 
-def _send_tick() -> None:
-    """The digest task by name, as the scheduler's beat sends it."""
-    app = Celery("bench", broker=RABBITMQ_URL)
+def send_digest_tick(broker_url: str, at: datetime) -> None:
+    """The digest task for the instant ``at`` by name, as the scheduler's beat sends it,
+    through the broker at ``broker_url``."""
+    app = Celery("bench", broker=broker_url)
     app.conf.broker_transport_options = {"confirm_publish": True}
     try:
         app.send_task(
             DIGEST_TASK,
-            kwargs={"at": AT.isoformat()},
+            kwargs={"at": at.isoformat()},
             queue=TICK_QUEUE,
             exchange=TICK_QUEUE.exchange,
             routing_key=NOTIFIER_TICK_QUEUE,
@@ -287,7 +288,7 @@ def run() -> ScenarioReport:
                 time.sleep(3)  # the worker connects and declares its queues
                 say(f"digest: sending the digest task for {AT.isoformat()}")
                 started = time.monotonic()
-                _send_tick()
+                send_digest_tick(RABBITMQ_URL, AT)
                 claimed, sent, claimed_after = _wait_for_the_mails(started)
                 total = time.monotonic() - started
             finally:

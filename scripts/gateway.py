@@ -5,8 +5,11 @@ Usage: ``python -m scripts.gateway`` (``make dev`` runs it), or ``python -m scri
 placeholders of ``services/frontend/gateway.conf.template`` are filled from the gateway's
 settings, read like every other process's (``tracker_runtime.settings``: the environment,
 then ``.env``, then the defaults), under the same names the nginx container's envsubst
-reads. The gateway serves the web app that ``services/frontend/build.py`` assembles
-(``STATIC_ROOT``), so build it first (``make frontend``).
+reads. ``AUTH_UPSTREAM`` and ``TASKS_UPSTREAM`` may name several replicas (``host:port``
+entries separated by commas or spaces, as ``make chaos`` runs them): nginx then spreads
+the requests over them and passes over one that is down. The gateway serves the web app
+that ``services/frontend/build.py`` assembles (``STATIC_ROOT``), so build it first
+(``make frontend``).
 """
 
 import argparse
@@ -47,6 +50,25 @@ def proxy_list(value: str) -> str:
     return value
 
 
+def upstream_servers(value: str) -> str:
+    """``value`` if it names one ``host:port`` or several, separated by commas or spaces."""
+    entries = [entry for entry in LIST_SEPARATOR.split(value.strip()) if entry]
+    if not entries:
+        raise ValueError("Needs at least one host:port")
+    for entry in entries:
+        host, _, port = entry.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"{entry!r} is not a host:port")
+    return value
+
+
+def server_lines(value: str) -> str:
+    """The upstream entries as the template's ``server ${...};`` line takes them: one entry
+    as it is (the container's envsubst fills in the same), several as one ``server``
+    directive each."""
+    return "; server ".join(entry for entry in LIST_SEPARATOR.split(value.strip()) if entry)
+
+
 def hsts_value(value: str) -> str:
     """``value`` if it is empty (no HSTS) or a Strict-Transport-Security header value."""
     if value and not HSTS.fullmatch(value):
@@ -61,8 +83,12 @@ class GatewaySettings(ProcessSettings):
     run_dir: Annotated[
         Path, Field(description="Where the rendered configuration and nginx's files go.")
     ] = Path(".run/gateway")
-    auth_upstream: Annotated[str, Field(validation_alias="AUTH_UPSTREAM")] = "127.0.0.1:8001"
-    tasks_upstream: Annotated[str, Field(validation_alias="TASKS_UPSTREAM")] = "127.0.0.1:8002"
+    auth_upstream: Annotated[
+        str, AfterValidator(upstream_servers), Field(validation_alias="AUTH_UPSTREAM")
+    ] = "127.0.0.1:8001"
+    tasks_upstream: Annotated[
+        str, AfterValidator(upstream_servers), Field(validation_alias="TASKS_UPSTREAM")
+    ] = "127.0.0.1:8002"
     static_root: Annotated[Path, Field(validation_alias="STATIC_ROOT")] = FRONTEND / "dist"
     trusted_proxies: Annotated[
         str,
@@ -90,6 +116,8 @@ class GatewaySettings(ProcessSettings):
             variable_name(GatewaySettings, name): str(getattr(self, name))
             for name in ("port", "auth_upstream", "tasks_upstream", "static_root", "hsts")
         }
+        for name in ("auth_upstream", "tasks_upstream"):
+            values[variable_name(GatewaySettings, name)] = server_lines(getattr(self, name))
         values[REAL_IP_PLACEHOLDER] = self.real_ip_from()
         return values
 

@@ -137,3 +137,23 @@ async def test_a_connection_ended_while_in_constant_use_fails_one_request_with_a
     assert failed.json() == {"message": DATABASE_AWAY}
     assert again.status_code == 200
     assert again.json() != first
+
+
+@router.get("/ended")
+async def ended(db: SessionDep) -> dict[str, str]:
+    """What a request meets when an operator (or a failover) ends its connection under it."""
+    await db.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+    return {"ended": "no"}
+
+
+async def test_a_connection_ended_under_a_statement_is_a_503_and_the_next_request_works() -> None:
+    app = service(AwaySettings())
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://away") as client:
+            ended_under_it = await client.get("/ended")
+            again = await client.get("/now")
+
+    assert ended_under_it.status_code == 503
+    assert ended_under_it.json() == {"message": DATABASE_AWAY}
+    assert again.status_code == 200

@@ -225,6 +225,24 @@ def test_the_account_paths_reach_auth(start_gateway: StartGateway) -> None:
             }, path
 
 
+def test_several_replicas_share_the_requests_and_one_down_is_passed_over(
+    start_gateway: StartGateway, upstreams: dict[str, str]
+) -> None:
+    down = f"127.0.0.1:{free_port()}"
+    gateway = start_gateway(TASKS_UPSTREAM=f"{down}, {upstreams['TASKS_UPSTREAM']}")
+
+    with gateway.client() as client:
+        answers = [client.post("/api/tasks", json={}) for _ in range(6)]
+
+    assert [seen_by_service(answer)["service"] for answer in answers] == ["tasks"] * 6
+
+
+def test_an_upstream_must_be_host_and_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTH_UPSTREAM", "127.0.0.1:8001; include /etc/passwd")
+    with pytest.raises(ValueError, match="not a host:port"):
+        GatewaySettings()
+
+
 def test_logins_cannot_starve_renewals(start_gateway: StartGateway) -> None:
     gateway = start_gateway()
 

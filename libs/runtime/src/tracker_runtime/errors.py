@@ -106,6 +106,17 @@ DATABASE_AWAY_ERRORS: tuple[type[Exception], ...] = (
 ``Retry-After``, never a 500; the pool reconnects by itself once the database is back."""
 
 
+def database_away(error: Exception) -> bool:
+    """Whether ``error`` means the database is away: one of :data:`DATABASE_AWAY_ERRORS`, or
+    any driver error on a connection the server ended under the statement (asyncpg's
+    "connection was closed in the middle of operation", after ``pg_terminate_backend`` or a
+    failover, reaches SQLAlchemy as a plain ``DBAPIError``, which invalidates the
+    connection)."""
+    if isinstance(error, DATABASE_AWAY_ERRORS):
+        return True
+    return isinstance(error, sqlalchemy_errors.DBAPIError) and error.connection_invalidated
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, APIError)
@@ -136,14 +147,20 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, DATABASE_AWAY_ERRORS):  # raised past the handlers, in a dependency
+        if database_away(exc):  # raised past the handlers, in a dependency
             return await on_database_away(request, exc)
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "Internal server error")
+
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        if database_away(exc):  # its connection was ended under the statement
+            return await on_database_away(request, exc)
+        return await on_unexpected(request, exc)
 
     app.add_exception_handler(APIError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     for error in DATABASE_AWAY_ERRORS:
         app.add_exception_handler(error, on_database_away)
+    app.add_exception_handler(sqlalchemy_errors.DBAPIError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)
