@@ -8,7 +8,7 @@ from datetime import timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Self
 from urllib.parse import urlsplit
@@ -184,7 +184,7 @@ class Settings(ServiceSettings):
         Address(addr_spec=address)  # raises for an address the mail headers cannot carry
         return value
 
-    @property
+    @cached_property
     def mail_from_address(self) -> Address:
         display_name, address = parseaddr(self.mail_from)
         return Address(display_name=display_name, addr_spec=address)
