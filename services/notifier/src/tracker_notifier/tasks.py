@@ -5,6 +5,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -98,12 +99,56 @@ def enqueue_send(delivery_id: int, request: str | None, countdown: float | None 
     )
 
 
-def enqueue_sends(delivery_ids: list[int], request: str | None, chunk: int = SEND_CHUNK) -> None:
+def enqueue_sends(
+    delivery_ids: list[int],
+    request: str | None,
+    chunk: int = SEND_CHUNK,
+    countdown: float | None = None,
+) -> None:
     """Hand deliveries to the senders in chunks, each sent over one SMTP connection."""
     for start in range(0, len(delivery_ids), chunk):
         send_deliveries.apply_async(
-            args=(delivery_ids[start : start + chunk],), kwargs={"request": request}
+            args=(delivery_ids[start : start + chunk],),
+            kwargs={"request": request},
+            countdown=countdown,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Unsent:
+    """What :func:`send_now` left for later."""
+
+    delivery_ids: list[int]
+    countdown: float
+    accepted_but_not_recorded: AcceptedButNotRecorded | None = None
+    """Set when the database went away after the server accepted a mail: the rest waits
+    for it to come back."""
+
+
+def send_now(delivery_ids: list[int], request: str | None) -> Unsent:
+    """Send deliveries over this process's SMTP connection (``DeliverySender.send_batch``).
+    A delivery to retry gets its own ``send_delivery`` task with its backoff, and one the
+    server accepted but the database did not record, a task that records it; what the
+    server could not take (or what came after such a mail) is returned untried."""
+    try:
+        batch = get_context().sender.send_batch(delivery_ids)
+    except AcceptedButNotRecorded as error:
+        logger.warning("mail accepted but not recorded; recording it later")
+        send_delivery.apply_async(
+            args=(error.delivery_id,),
+            kwargs={"accepted_at": error.sent_at.isoformat(), "request": request},
+            countdown=outage_delay(0),
+        )
+        rest = delivery_ids[delivery_ids.index(error.delivery_id) + 1 :]
+        return Unsent(rest, outage_delay(0), error)
+    delay = 0.0
+    for delivery_id, result in batch.results.items():
+        if result.outcome is Outcome.RETRY and result.retry_in is not None:
+            enqueue_send(delivery_id, request, countdown=result.retry_in)
+            delay = max(delay, result.retry_in)
+    if batch.untried:
+        logger.warning("the mail server is in trouble; %d mails wait", len(batch.untried))
+    return Unsent(batch.untried, delay or outage_delay(0))
 
 
 def digest_run(
@@ -185,12 +230,19 @@ def _apply_event(task: Any, envelope: dict[str, Any], request: str | None) -> No
             logger.warning("database unavailable, retrying: %s", error)
             raise retry_after_outage(task, error) from error
         try:
-            for delivery_id in delivery_ids:
-                enqueue_send(delivery_id, request)
             _wake_up_for(event)
+            if delivery_ids:
+                # Sent here and now, not through a send task of their own: one hop less
+                # for a welcome mail. A worker that dies before they are sent leaves this
+                # task unacknowledged, and its redelivery sends them (``handle_event``).
+                unsent = send_now(delivery_ids, request)
+                enqueue_sends(unsent.delivery_ids, request, countdown=unsent.countdown)
+        except OperationalError as error:
+            logger.warning("database unavailable, retrying: %s", error)
+            raise retry_after_outage(task, error) from error
         except (KombuOperationalError, OSError) as error:
-            # Stored but not enqueued: the retry finds the event in the inbox and enqueues
-            # the deliveries no send task has touched.
+            # Stored but neither sent nor enqueued: the retry finds the event in the inbox
+            # and sends what it left.
             logger.warning("could not enqueue the mails, retrying: %s", error)
             raise retry_after_outage(task, error) from error
 
@@ -228,30 +280,17 @@ def send_deliveries(self: Any, delivery_ids: list[int], request: str | None = No
     ``DeliverySender.send_batch``). A delivery to retry gets its own ``send_delivery`` task
     with its backoff; a batch the server could not take waits as a whole."""
     with request_context(request):
-        context = get_context()
         try:
-            batch = context.sender.send_batch(delivery_ids)
-        except AcceptedButNotRecorded as error:
-            send_delivery.apply_async(
-                args=(error.delivery_id,),
-                kwargs={"accepted_at": error.sent_at.isoformat(), "request": request},
-                countdown=outage_delay(0),
-            )
-            rest = delivery_ids[delivery_ids.index(error.delivery_id) + 1 :]
-            if not rest:
-                return
-            raise retry_after_outage(self, error, args=(rest,)) from error
+            unsent = send_now(delivery_ids, request)
         except OperationalError as error:
             logger.warning("database unavailable, retrying: %s", error)
             raise retry_after_outage(self, error) from error
-        delay = 0.0
-        for delivery_id, result in batch.results.items():
-            if result.outcome is Outcome.RETRY and result.retry_in is not None:
-                enqueue_send(delivery_id, request, countdown=result.retry_in)
-                delay = max(delay, result.retry_in)
-        if batch.untried:
-            logger.warning("the mail server is in trouble; %d mails wait", len(batch.untried))
-            raise self.retry(args=(batch.untried,), countdown=delay or outage_delay(0))
+        if not unsent.delivery_ids:
+            return
+        outage = unsent.accepted_but_not_recorded
+        if outage is not None:
+            raise retry_after_outage(self, outage, args=(unsent.delivery_ids,)) from outage
+        raise self.retry(args=(unsent.delivery_ids,), countdown=unsent.countdown)
 
 
 @task(DIGEST_TASK, time_limit=DIGEST_TIME_LIMIT)

@@ -4,7 +4,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, Text, bindparam, cast, delete, func, select, text, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
@@ -83,12 +96,16 @@ def get_by_key(session: Session, idempotency_key: str) -> Delivery | None:
     ).one_or_none()
 
 
-def never_attempted(session: Session, *, event_id: uuid.UUID) -> list[int]:
-    """Pending deliveries an event created and no send task has touched yet."""
-    statement = select(Delivery.id).where(
-        Delivery.event_id == event_id,
-        Delivery.status == DeliveryStatus.PENDING,
-        Delivery.attempts == 0,
+def left_by_event(session: Session, *, event_id: uuid.UUID) -> list[int]:
+    """Deliveries an event created that its first handling left unsent: pending and never
+    attempted (it died before sending them), or ``sending`` (it died mid-send). A pending
+    delivery attempted before waits for a retry task of its own."""
+    statement = select(DELIVERIES.c.id).where(
+        DELIVERIES.c.event_id == event_id,
+        or_(
+            and_(DELIVERIES.c.status == DeliveryStatus.PENDING, DELIVERIES.c.attempts == 0),
+            DELIVERIES.c.status == DeliveryStatus.SENDING,
+        ),
     )
     return list(session.scalars(statement))
 
