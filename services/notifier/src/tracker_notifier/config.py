@@ -73,6 +73,15 @@ class Settings(ServiceSettings):
             "SMTP server or the database is slow to answer).",
         ),
     ] = 2
+    smtp_connections: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="SMTP connections per pool process: a batch of mails is shared "
+            "between them and sent side by side, so that a mail server (or a busy machine) "
+            "slow to answer does not hold up the whole batch.",
+        ),
+    ] = 4
     events_prefetch: Annotated[
         int, Field(ge=1, description="Unacknowledged events the consumer step may hold.")
     ] = 16

@@ -16,7 +16,10 @@ Message-ID as the first copy. Closing the window would need the SMTP server to t
 a two-phase commit, which SMTP has no way to do; the alternative, never resending a
 ``sending`` delivery, would lose every mail whose worker died *before* the server took it.
 A kill anywhere else is harmless: before step 2 nothing happened, between 2 and 3 the
-server never saw the message, and after 4 the delivery is ``sent`` and skipped.
+server never saw the message, and after 4 the delivery is ``sent`` and skipped. A batch
+sent side by side over several connections (``NOTIFIER_SMTP_CONNECTIONS``, see
+``tasks.send_now``) can have one mail per connection in that window when its worker is
+killed: one duplicate at most of each.
 """
 
 import logging
