@@ -111,7 +111,7 @@ def enqueue_sends(
     chunk: int = SEND_CHUNK,
     countdown: float | None = None,
 ) -> None:
-    """Hand deliveries to the senders in chunks, each sent over one SMTP connection."""
+    """Hand deliveries to the senders in chunks, each one task (see :func:`send_now`)."""
     for start in range(0, len(delivery_ids), chunk):
         send_deliveries.apply_async(
             args=(delivery_ids[start : start + chunk],),
@@ -311,8 +311,8 @@ def send_delivery(
 
 @task(SEND_DELIVERIES_TASK, time_limit=SEND_BATCH_TIME_LIMIT)
 def send_deliveries(self: Any, delivery_ids: list[int], request: str | None = None) -> None:
-    """Send a batch of deliveries over the process's SMTP connection (see
-    ``DeliverySender.send_batch``). A delivery to retry gets its own ``send_delivery`` task
+    """Send a batch of deliveries over the process's SMTP connections (see
+    :func:`send_now`). A delivery to retry gets its own ``send_delivery`` task
     with its backoff; a batch the server could not take waits as a whole."""
     with request_context(request):
         unsent = send_now(delivery_ids, request)
