@@ -10,6 +10,7 @@ serves the metrics of every process of its pool on
 ``NOTIFIER_METRICS_DIR``).
 """
 
+import gc
 import importlib
 from threading import Thread
 from typing import Any
@@ -108,10 +109,19 @@ def _close_connections(**_: Any) -> None:
     close_context()
 
 
+def _freeze_before_fork(**_: Any) -> None:
+    """Move what the main process holds out of the garbage collector's reach before it
+    forks a pool process: else the child's collections write to those objects' headers,
+    and every page they touch is copied instead of shared (Python's advice for servers
+    that fork, ``gc.freeze``)."""
+    gc.freeze()
+
+
 for _module in POOL_MODULES:
     importlib.import_module(_module)
 log_through_runtime(get_settings, quiet=CHATTY_LOGGERS)
 signals.worker_process_shutdown.connect(_close_connections, weak=False)
+signals.worker_before_create_process.connect(_freeze_before_fork, weak=False)
 WorkerMetrics().connect()
 
 
