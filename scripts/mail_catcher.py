@@ -73,6 +73,19 @@ class MailCatcher:
         )
 
 
+class MailSink:
+    """A bare SMTP server's handler: accepts every mail and keeps nothing but the count.
+    Benchmarks measure against it, so that their figures are the sender's, not those of a
+    catcher that parses and stores each mail."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.accepted += len(envelope.rcpt_tos)
+        return "250 2.0.0 Message accepted for delivery"
+
+
 READABLE_HEADERS = ("From", "To", "Subject", "Date")
 
 

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import aio_pika
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
+from celery import Celery
 from kombu.connection import Connection
 from sqlalchemy import select, text
 
@@ -29,11 +30,12 @@ from devsupport.network import free_port
 from devsupport.processes import notifier_worker_command, spawn, stop_process
 from scripts.mail_catcher import MailCatcher
 from tracker_contracts import Envelope, EventData, UserRegistered
-from tracker_contracts.messaging import EVENTS_EXCHANGE
+from tracker_contracts.messaging import EVENTS_EXCHANGE, SEND_DELIVERIES_TASK
 from tracker_notifier.config import Settings
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
 from tracker_notifier.events.service import handle_event
+from tracker_runtime.kombu_topology import task_queue_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 WAIT_SECONDS = 20.0
@@ -273,6 +275,16 @@ def publish_raw(
 
     with ThreadPoolExecutor(max_workers=1) as thread:
         thread.submit(asyncio.run, publish()).result(timeout=30)
+
+
+def send_batch_task(delivery_ids: list[int]) -> None:
+    """A batch send task, as a digest tick enqueues it."""
+    app = Celery("tests", set_as_current=False)
+    app.conf.update(task_queue_settings(os.environ["RABBITMQ_URL"]))
+    try:
+        app.send_task(SEND_DELIVERIES_TASK, args=(delivery_ids,))
+    finally:
+        app.close()
 
 
 def publish_event(envelope: Envelope[EventData], *, request_id: str | None = None) -> None:

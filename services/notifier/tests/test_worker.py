@@ -17,12 +17,14 @@ from tracker_notifier.deliveries.models import DeliveryStatus
 from tracker_notifier.events.models import ProcessedEvent
 
 from .conftest import PUBLIC_URL
+from .deliveries.test_service import new_delivery
 from .support import (
     SmtpServer,
     WorkerProcess,
     delivery_to,
     publish_event,
     publish_raw,
+    send_batch_task,
     take_messages,
     unique,
     wait_for,
@@ -140,6 +142,32 @@ def test_a_refused_recipient_fails_without_retries_and_others_still_get_mail(
     assert "550" in failed.last_error
     assert smtp.catcher.refused == [refused]
     assert delivery_to(database, refused).attempts == 1
+
+
+def test_a_batch_on_several_connections_sends_every_mail_but_the_refused_one(
+    worker: WorkerProcess, smtp: SmtpServer, database: Database
+) -> None:
+    addresses = [unique(f"batch{number}") for number in range(9)]
+    refused, deferred = addresses[4], addresses[6]
+    smtp.catcher.script.refuse.add(refused)
+    smtp.catcher.script.defer[deferred] = 1
+    send_batch_task([new_delivery(database, address) for address in addresses])
+
+    failed = wait_for_status(database, worker, refused, DeliveryStatus.FAILED)
+    sent = [
+        wait_for_status(database, worker, address, DeliveryStatus.SENT)
+        for address in addresses
+        if address != refused
+    ]
+
+    assert failed.attempts == 1
+    assert smtp.catcher.refused == [refused]
+    assert smtp.catcher.deferred == [deferred]
+    assert {row.to_address: row.attempts for row in sent if row.attempts != 1} == {deferred: 2}
+    assert all(
+        len(smtp.catcher.mails_to(address)) == 1 for address in addresses if address != refused
+    )
+    assert len({mail.peer for mail in smtp.catcher.mails}) > 1  # sent side by side
 
 
 def envelope_json(**changes: object) -> bytes:

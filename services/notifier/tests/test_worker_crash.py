@@ -5,10 +5,12 @@ from tracker_notifier.db import Database
 from tracker_notifier.deliveries.models import DeliveryStatus
 
 from .conftest import Workers
+from .deliveries.test_service import new_delivery
 from .support import (
     SmtpServer,
     delivery_to,
     publish_event,
+    send_batch_task,
     take_messages,
     terminate_lock_holder,
     unique,
@@ -75,4 +77,36 @@ def test_a_mail_accepted_while_the_database_dropped_is_recorded_sent_once(
     log = worker.log_text()
     assert "mail accepted but not recorded" in log
     assert "recorded an accepted mail as sent" in log
+    assert take_messages(NOTIFIER_TASKS.dead_letter_queue) == []
+
+
+def test_a_worker_killed_mid_batch_sends_every_mail_and_none_more_than_twice(
+    workers: Workers, smtp: SmtpServer, database: Database
+) -> None:
+    first = workers.start()
+    addresses = [unique(f"batch{number}") for number in range(4)]
+    delivery_ids = [new_delivery(database, address) for address in addresses]
+    smtp.catcher.script.hold.add(addresses[1])
+    send_batch_task(delivery_ids)
+    wait_for(
+        smtp.catcher.data_held.is_set,
+        what=f"the server to receive the second mail's data; worker log:\n{first.tail()}",
+    )
+
+    first.kill()  # while the server holds the second mail of the batch
+    smtp.release()  # and then accepts it, from a client that is gone
+    second = workers.start()
+    delivered = [
+        wait_for_status(database, second, address, DeliveryStatus.SENT) for address in addresses
+    ]
+
+    # The batch was shared between the worker's connections: the kill may have caught a
+    # mail on each one between the server's 250 and the "sent" mark (the documented
+    # duplicate window, one mail per connection), so such a mail may arrive twice, with its
+    # one Message-ID; every mail arrives, none more than twice.
+    copies = [smtp.catcher.mails_to(address) for address in addresses]
+    assert all(1 <= len(mails) <= 2 for mails in copies)
+    assert all(len({mail.message["Message-ID"] for mail in mails}) == 1 for mails in copies)
+    assert delivered[1].attempts == 2
+    assert {row.attempts for row in delivered} <= {1, 2}
     assert take_messages(NOTIFIER_TASKS.dead_letter_queue) == []

@@ -8,7 +8,7 @@ from datetime import timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Self
 from urllib.parse import urlsplit
@@ -87,6 +87,15 @@ class Settings(ServiceSettings):
             "SMTP server or the database is slow to answer).",
         ),
     ] = 2
+    smtp_connections: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="SMTP connections per pool process: a batch of mails is shared "
+            "between them and sent side by side, so that a mail server (or a busy machine) "
+            "slow to answer does not hold up the whole batch.",
+        ),
+    ] = 4
     events_prefetch: Annotated[
         int, Field(ge=1, description="Unacknowledged events the consumer step may hold.")
     ] = 16
@@ -200,7 +209,7 @@ class Settings(ServiceSettings):
         Address(addr_spec=address)  # raises for an address the mail headers cannot carry
         return value
 
-    @property
+    @cached_property
     def mail_from_address(self) -> Address:
         display_name, address = parseaddr(self.mail_from)
         return Address(display_name=display_name, addr_spec=address)

@@ -1,13 +1,16 @@
-"""What a worker process needs to run tasks: settings, a database pool, an SMTP mailer.
+"""What a worker process needs to run tasks: settings, a database pool, its SMTP mailers.
 
 Created lazily in the process that runs the tasks (a prefork child), never inherited across
 ``fork``: a connection pool or an SMTP socket shared by two processes corrupts both.
 """
 
+import contextvars
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from tracker_notifier.config import Settings, get_settings
 from tracker_notifier.db import Database, new_engine
@@ -16,33 +19,53 @@ from tracker_notifier.digest.summaries import SummariesClient
 from tracker_notifier.mail.smtp import Mailer, SmtpConfig
 from tracker_runtime.logging import request_id_var
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class NotifierContext:
     settings: Settings
     database: Database
-    mailer: Mailer
+    mailers: tuple[Mailer, ...]
+    """One per SMTP connection (``NOTIFIER_SMTP_CONNECTIONS``); each is used by one thread
+    at a time."""
     summaries: SummariesClient
+    threads: ThreadPoolExecutor
+    """Runs the senders side by side, one thread per mailer."""
     pid: int
 
     @classmethod
     def create(cls, settings: Settings) -> "NotifierContext":
+        connections = settings.smtp_connections
+        # Every sender holds a database connection while it sends.
+        pool_size = max(settings.database_pool_size, connections)
         return cls(
             settings=settings,
-            database=Database(
-                new_engine(settings.database_url, pool_size=settings.database_pool_size)
-            ),
-            mailer=Mailer(SmtpConfig.from_settings(settings)),
+            database=Database(new_engine(settings.database_url, pool_size=pool_size)),
+            mailers=tuple(Mailer(SmtpConfig.from_settings(settings)) for _ in range(connections)),
             summaries=SummariesClient(settings),
+            threads=ThreadPoolExecutor(connections, thread_name_prefix="sender"),
             pid=os.getpid(),
         )
 
     @property
     def sender(self) -> DeliverySender:
-        return DeliverySender(self.database, self.mailer, self.settings)
+        return DeliverySender(self.database, self.mailers[0], self.settings)
+
+    @property
+    def senders(self) -> list[DeliverySender]:
+        """One sender per SMTP connection."""
+        return [DeliverySender(self.database, mailer, self.settings) for mailer in self.mailers]
+
+    def in_thread(self, call: Callable[[], T]) -> "Future[T]":
+        """``call`` on one of the sender threads, with the caller's context (the request
+        id of its log lines)."""
+        return self.threads.submit(contextvars.copy_context().run, call)
 
     def close(self) -> None:
-        self.mailer.close()
+        self.threads.shutdown()
+        for mailer in self.mailers:
+            mailer.close()
         self.summaries.close()
         self.database.dispose()
 

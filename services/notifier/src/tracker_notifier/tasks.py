@@ -5,7 +5,9 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from celery.exceptions import Retry
@@ -21,7 +23,12 @@ from tracker_contracts.messaging import (
     SEND_DELIVERY_TASK,
 )
 from tracker_notifier.context import NotifierContext, get_context, request_context
-from tracker_notifier.deliveries.service import AcceptedButNotRecorded, Outcome
+from tracker_notifier.deliveries.service import (
+    AcceptedButNotRecorded,
+    BatchResult,
+    DeliverySender,
+    Outcome,
+)
 from tracker_notifier.digest.service import DigestRun, Progress
 from tracker_notifier.digest.summaries import SummariesUnavailable
 from tracker_notifier.events import service as events
@@ -98,12 +105,88 @@ def enqueue_send(delivery_id: int, request: str | None, countdown: float | None 
     )
 
 
-def enqueue_sends(delivery_ids: list[int], request: str | None, chunk: int = SEND_CHUNK) -> None:
-    """Hand deliveries to the senders in chunks, each sent over one SMTP connection."""
+def enqueue_sends(
+    delivery_ids: list[int],
+    request: str | None,
+    chunk: int = SEND_CHUNK,
+    countdown: float | None = None,
+) -> None:
+    """Hand deliveries to the senders in chunks, each one task (see :func:`send_now`)."""
     for start in range(0, len(delivery_ids), chunk):
         send_deliveries.apply_async(
-            args=(delivery_ids[start : start + chunk],), kwargs={"request": request}
+            args=(delivery_ids[start : start + chunk],),
+            kwargs={"request": request},
+            countdown=countdown,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Unsent:
+    """What :func:`send_now` left for later."""
+
+    delivery_ids: list[int]
+    countdown: float
+    outage: Exception | None = None
+    """Set when the database went away: what is left waits for it to come back."""
+
+
+def send_now(delivery_ids: list[int], request: str | None) -> Unsent:
+    """Send deliveries over this process's SMTP connections, the batch shared between them
+    and sent side by side (``DeliverySender.send_batch`` on each share). A delivery to
+    retry gets its own ``send_delivery`` task with its backoff, and one the server accepted
+    but the database did not record, a task that records it; what the server could not
+    take, and what the database's absence held up, is returned."""
+    context = get_context()
+    shares = [share for share in _shares(delivery_ids, len(context.mailers)) if share]
+    senders = context.senders
+    if len(shares) == 1:
+        outcomes = [_send_share(senders[0], shares[0])]
+    else:
+        futures = [
+            context.in_thread(partial(_send_share, sender, share))
+            for sender, share in zip(senders, shares, strict=False)
+        ]
+        outcomes = [future.result() for future in futures]
+    unsent: list[int] = []
+    delay = 0.0
+    outage: Exception | None = None
+    for share, outcome in zip(shares, outcomes, strict=True):
+        if isinstance(outcome, AcceptedButNotRecorded):
+            logger.warning("mail accepted but not recorded; recording it later")
+            send_delivery.apply_async(
+                args=(outcome.delivery_id,),
+                kwargs={"accepted_at": outcome.sent_at.isoformat(), "request": request},
+                countdown=outage_delay(0),
+            )
+            unsent += share[share.index(outcome.delivery_id) + 1 :]
+            outage = outcome
+        elif isinstance(outcome, OperationalError):
+            logger.warning("database unavailable, the mails wait: %s", outcome)
+            unsent += share
+            outage = outcome
+        else:
+            for delivery_id, result in outcome.results.items():
+                if result.outcome is Outcome.RETRY and result.retry_in is not None:
+                    enqueue_send(delivery_id, request, countdown=result.retry_in)
+                    delay = max(delay, result.retry_in)
+            if outcome.untried:
+                logger.warning("the mail server is in trouble; %d mails wait", len(outcome.untried))
+            unsent += outcome.untried
+    return Unsent(unsent, delay or outage_delay(0), outage)
+
+
+def _shares(delivery_ids: list[int], count: int) -> list[list[int]]:
+    """``delivery_ids`` dealt out into ``count`` shares, in order within each."""
+    return [delivery_ids[start::count] for start in range(count)]
+
+
+def _send_share(
+    sender: DeliverySender, delivery_ids: list[int]
+) -> BatchResult | AcceptedButNotRecorded | OperationalError:
+    try:
+        return sender.send_batch(delivery_ids)
+    except (AcceptedButNotRecorded, OperationalError) as error:
+        return error
 
 
 def digest_run(
@@ -185,12 +268,16 @@ def _apply_event(task: Any, envelope: dict[str, Any], request: str | None) -> No
             logger.warning("database unavailable, retrying: %s", error)
             raise retry_after_outage(task, error) from error
         try:
-            for delivery_id in delivery_ids:
-                enqueue_send(delivery_id, request)
             _wake_up_for(event)
+            if delivery_ids:
+                # Sent here and now, not through a send task of their own: one hop less
+                # for a welcome mail. A worker that dies before they are sent leaves this
+                # task unacknowledged, and its redelivery sends them (``handle_event``).
+                unsent = send_now(delivery_ids, request)
+                enqueue_sends(unsent.delivery_ids, request, countdown=unsent.countdown)
         except (KombuOperationalError, OSError) as error:
-            # Stored but not enqueued: the retry finds the event in the inbox and enqueues
-            # the deliveries no send task has touched.
+            # Stored but neither sent nor enqueued: the retry finds the event in the inbox
+            # and sends what it left.
             logger.warning("could not enqueue the mails, retrying: %s", error)
             raise retry_after_outage(task, error) from error
 
@@ -224,34 +311,17 @@ def send_delivery(
 
 @task(SEND_DELIVERIES_TASK, time_limit=SEND_BATCH_TIME_LIMIT)
 def send_deliveries(self: Any, delivery_ids: list[int], request: str | None = None) -> None:
-    """Send a batch of deliveries over the process's SMTP connection (see
-    ``DeliverySender.send_batch``). A delivery to retry gets its own ``send_delivery`` task
+    """Send a batch of deliveries over the process's SMTP connections (see
+    :func:`send_now`). A delivery to retry gets its own ``send_delivery`` task
     with its backoff; a batch the server could not take waits as a whole."""
     with request_context(request):
-        context = get_context()
-        try:
-            batch = context.sender.send_batch(delivery_ids)
-        except AcceptedButNotRecorded as error:
-            send_delivery.apply_async(
-                args=(error.delivery_id,),
-                kwargs={"accepted_at": error.sent_at.isoformat(), "request": request},
-                countdown=outage_delay(0),
-            )
-            rest = delivery_ids[delivery_ids.index(error.delivery_id) + 1 :]
-            if not rest:
-                return
-            raise retry_after_outage(self, error, args=(rest,)) from error
-        except OperationalError as error:
-            logger.warning("database unavailable, retrying: %s", error)
-            raise retry_after_outage(self, error) from error
-        delay = 0.0
-        for delivery_id, result in batch.results.items():
-            if result.outcome is Outcome.RETRY and result.retry_in is not None:
-                enqueue_send(delivery_id, request, countdown=result.retry_in)
-                delay = max(delay, result.retry_in)
-        if batch.untried:
-            logger.warning("the mail server is in trouble; %d mails wait", len(batch.untried))
-            raise self.retry(args=(batch.untried,), countdown=delay or outage_delay(0))
+        unsent = send_now(delivery_ids, request)
+        if not unsent.delivery_ids:
+            return
+        outage = unsent.outage
+        if outage is not None:
+            raise retry_after_outage(self, outage, args=(unsent.delivery_ids,)) from outage
+        raise self.retry(args=(unsent.delivery_ids,), countdown=unsent.countdown)
 
 
 @task(DIGEST_TASK, time_limit=DIGEST_TIME_LIMIT)

@@ -10,6 +10,8 @@ serves the metrics of every process of its pool on
 ``NOTIFIER_METRICS_DIR``).
 """
 
+import gc
+import importlib
 from threading import Thread
 from typing import Any
 from wsgiref.simple_server import WSGIServer
@@ -27,6 +29,10 @@ from tracker_runtime.metrics import MultiprocessMetrics, serve_metrics
 from tracker_runtime.settings import variable_name
 
 TASK_TIME_LIMIT = 300
+POOL_MODULES = ("psycopg", "httpcore")
+"""What a pool process's first task imports (the database driver, the summaries client's
+transport), imported by the main process before it forks the pool instead: else each pool
+process spends half a second on them while the first mails wait, and keeps its own copy."""
 CHATTY_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
 """Celery logs every task's arguments (addresses included) on receipt and success; the
 notifier's own lines say what happened, without them."""
@@ -103,8 +109,19 @@ def _close_connections(**_: Any) -> None:
     close_context()
 
 
+def _freeze_before_fork(**_: Any) -> None:
+    """Move what the main process holds out of the garbage collector's reach before it
+    forks a pool process: else the child's collections write to those objects' headers,
+    and every page they touch is copied instead of shared (Python's advice for servers
+    that fork, ``gc.freeze``)."""
+    gc.freeze()
+
+
+for _module in POOL_MODULES:
+    importlib.import_module(_module)
 log_through_runtime(get_settings, quiet=CHATTY_LOGGERS)
 signals.worker_process_shutdown.connect(_close_connections, weak=False)
+signals.worker_before_create_process.connect(_freeze_before_fork, weak=False)
 WorkerMetrics().connect()
 
 

@@ -145,16 +145,23 @@ def test_the_welcome_before_the_registration_waits_for_the_user_state(
     assert get_delivery(database, delivery_id).kind == "welcome"
 
 
-def test_a_duplicate_only_returns_deliveries_no_task_has_touched(database: Database) -> None:
+def test_a_duplicate_only_returns_deliveries_its_first_handling_left_unsent(
+    database: Database,
+) -> None:
     settings = make_settings()
     envelope = verification_requested(uuid.uuid4(), "ada@example.com")
     [delivery_id] = handle(database, envelope, settings)
 
-    # Killed after the commit and before the send was enqueued: the redelivery enqueues it.
+    # Killed after the commit and before sending: the redelivery sends it.
+    assert handle(database, envelope, settings) == [delivery_id]
+    # Killed mid-send: the redelivery sends it again (the documented duplicate window).
+    with database.transaction() as session:
+        session.execute(update(Delivery).values(status="sending", attempts=1))
     assert handle(database, envelope, settings) == [delivery_id]
 
+    # Deferred by the server: its retry task sends it, not the redelivered event.
     with database.transaction() as session:
-        session.execute(update(Delivery).values(attempts=1))
+        session.execute(update(Delivery).values(status="pending", attempts=1))
     assert handle(database, envelope, settings) == []
     with database.transaction() as session:
         assert len(session.scalars(select(Delivery)).all()) == 1

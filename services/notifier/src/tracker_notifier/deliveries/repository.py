@@ -4,7 +4,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Text, cast, delete, func, select, text, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
@@ -28,6 +41,17 @@ class NewDelivery:
     """The event that caused the mail, if any."""
 
 
+DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]  # declared as a Table
+"""The table itself: the hot statements below are Core statements on it, which skip the
+ORM's bulk-update and bulk-insert machinery (most of their cost, measured in a digest run)."""
+
+_INSERT: ReturningInsert[Any] = (
+    insert(DELIVERIES)
+    .on_conflict_do_nothing(index_elements=[DELIVERIES.c.idempotency_key])
+    .returning(DELIVERIES.c.id)
+)
+
+
 def create_delivery(
     session: Session,
     *,
@@ -39,36 +63,31 @@ def create_delivery(
 ) -> int | None:
     """Insert a pending delivery; ``None`` when one with this key exists already."""
     new = NewDelivery(payload, user_id, to_address, message_id, event_id)
-    return session.execute(_insert([new])).scalar_one_or_none()
+    delivery_id: int | None = session.execute(_INSERT, _row(new)).scalar_one_or_none()
+    return delivery_id
 
 
 def create_deliveries(session: Session, deliveries: Sequence[NewDelivery]) -> list[int]:
-    """Insert pending deliveries in one statement; those whose key exists are skipped."""
+    """Insert pending deliveries, those whose key exists skipped: one statement compiled
+    once, its rows sent in multi-row batches (SQLAlchemy's "insertmanyvalues")."""
     if not deliveries:
         return []
-    return list(session.scalars(_insert(deliveries)))
+    rows = [_row(new) for new in deliveries]
+    delivery_ids: list[int] = list(session.execute(_INSERT, rows).scalars())
+    return delivery_ids
 
 
-def _insert(deliveries: Sequence[NewDelivery]) -> ReturningInsert[int]:
-    rows = [
-        {
-            "idempotency_key": new.payload.idempotency_key(new.user_id),
-            "kind": new.payload.KIND,
-            "user_id": new.user_id,
-            "event_id": new.event_id,
-            "to_address": new.to_address,
-            "subject": new.payload.subject(),
-            "message_id": new.message_id,
-            "payload": new.payload.model_dump(mode="json"),
-        }
-        for new in deliveries
-    ]
-    return (
-        insert(Delivery)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[Delivery.idempotency_key])
-        .returning(Delivery.id)
-    )
+def _row(new: NewDelivery) -> dict[str, Any]:
+    return {
+        "idempotency_key": new.payload.idempotency_key(new.user_id),
+        "kind": new.payload.KIND,
+        "user_id": new.user_id,
+        "event_id": new.event_id,
+        "to_address": new.to_address,
+        "subject": new.payload.subject(),
+        "message_id": new.message_id,
+        "payload": new.payload.model_dump(mode="json"),
+    }
 
 
 def get_by_key(session: Session, idempotency_key: str) -> Delivery | None:
@@ -77,12 +96,16 @@ def get_by_key(session: Session, idempotency_key: str) -> Delivery | None:
     ).one_or_none()
 
 
-def never_attempted(session: Session, *, event_id: uuid.UUID) -> list[int]:
-    """Pending deliveries an event created and no send task has touched yet."""
-    statement = select(Delivery.id).where(
-        Delivery.event_id == event_id,
-        Delivery.status == DeliveryStatus.PENDING,
-        Delivery.attempts == 0,
+def left_by_event(session: Session, *, event_id: uuid.UUID) -> list[int]:
+    """Deliveries an event created that its first handling left unsent: pending and never
+    attempted (it died before sending them), or ``sending`` (it died mid-send). A pending
+    delivery attempted before waits for a retry task of its own."""
+    statement = select(DELIVERIES.c.id).where(
+        DELIVERIES.c.event_id == event_id,
+        or_(
+            and_(DELIVERIES.c.status == DeliveryStatus.PENDING, DELIVERIES.c.attempts == 0),
+            DELIVERIES.c.status == DeliveryStatus.SENDING,
+        ),
     )
     return list(session.scalars(statement))
 
@@ -90,15 +113,17 @@ def never_attempted(session: Session, *, event_id: uuid.UUID) -> list[int]:
 def mark_sending(session: Session, delivery_id: int) -> int:
     """Count a new attempt and mark it in progress; returns the attempt's number."""
     statement = (
-        update(Delivery)
-        .where(Delivery.id == delivery_id)
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id == delivery_id)
         .values(
-            status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1, attempted_at=func.now()
+            status=DeliveryStatus.SENDING,
+            attempts=DELIVERIES.c.attempts + 1,
+            attempted_at=func.now(),
         )
-        .returning(Delivery.attempts)
-        .execution_options(synchronize_session=False)
+        .returning(DELIVERIES.c.attempts)
     )
-    return session.execute(statement).scalar_one()
+    attempt: int = session.execute(statement).scalar_one()
+    return attempt
 
 
 TOKEN_FIELD = "token"
@@ -108,40 +133,43 @@ TOKEN_FIELD = "token"
 def _without_token() -> Any:
     """The stored payload without its link's secret: once a mail is sent or failed for
     good, nothing will need it again, and the database should not keep a live secret."""
-    return Delivery.payload.op("-", return_type=JSONB)(cast(TOKEN_FIELD, Text))
+    return DELIVERIES.c.payload.op("-", return_type=JSONB)(cast(TOKEN_FIELD, Text))
+
+
+_MARK_SENT = (
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id == bindparam("delivery_id"))
+    .values(
+        status=DeliveryStatus.SENT,
+        sent_at=bindparam("sent_at"),
+        last_error=None,
+        payload=_without_token(),
+    )
+)
 
 
 def mark_sent(session: Session, delivery_id: int, *, sent_at: datetime) -> None:
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id)
-        .values(
-            status=DeliveryStatus.SENT, sent_at=sent_at, last_error=None, payload=_without_token()
-        )
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_MARK_SENT, {"delivery_id": delivery_id, "sent_at": sent_at})
 
 
 def mark_deferred(session: Session, delivery_id: int, *, error: str) -> None:
     """The attempt failed but another will follow."""
     session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id)
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id == delivery_id)
         .values(status=DeliveryStatus.PENDING, last_error=error[:MAX_ERROR_LENGTH])
-        .execution_options(synchronize_session=False)
     )
 
 
 def mark_failed(session: Session, delivery_id: int, *, error: str) -> None:
     session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id)
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id == delivery_id)
         .values(
             status=DeliveryStatus.FAILED,
             last_error=error[:MAX_ERROR_LENGTH],
             payload=_without_token(),
         )
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -247,45 +275,65 @@ def unlock(connection: Connection, delivery_ids: list[int]) -> None:
     connection.commit()
 
 
-def claim_many(
-    session: Session, delivery_ids: list[int]
-) -> list[tuple[Delivery, int, DeliveryStatus]]:
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery claimed for an attempt: the row as the attempt found it."""
+
+    delivery: Delivery
+    attempt: int
+    """The attempt's number (the row's ``attempts``, counted)."""
+    status_before: DeliveryStatus
+
+
+def claim_many(session: Session, delivery_ids: list[int]) -> list[Claimed]:
     """Mark the unfinished ones among ``delivery_ids`` as being sent, counting an attempt
-    each; returns them in id order with the attempt's number and their status before."""
-    unfinished = list(
-        session.scalars(
-            select(Delivery)
-            .where(
-                Delivery.id.in_(delivery_ids),
-                Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
-            )
-            .order_by(Delivery.id)
-        )
+    each, in one statement; returns them in id order."""
+    unfinished = (
+        select(DELIVERIES.c.id, DELIVERIES.c.status)
+        .where(DELIVERIES.c.id.in_(delivery_ids), DELIVERIES.c.status.in_(UNFINISHED))
+        .with_for_update()
+        .subquery("before")
     )
-    if not unfinished:
-        return []
-    before = [delivery.status for delivery in unfinished]
-    counted = session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_([delivery.id for delivery in unfinished]))
+    statement = (
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id == unfinished.c.id)
         .values(
-            status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1, attempted_at=func.now()
+            status=DeliveryStatus.SENDING,
+            attempts=DELIVERIES.c.attempts + 1,
+            attempted_at=func.now(),
         )
-        .returning(Delivery.id, Delivery.attempts)
-        .execution_options(synchronize_session=False)
+        .returning(*(DELIVERIES.c[name] for name in _LOADED), unfinished.c.status)
     )
-    attempts = {row.id: row.attempts for row in counted}
-    return [
-        (delivery, attempts[delivery.id], status)
-        for delivery, status in zip(unfinished, before, strict=True)
+    claimed = [
+        Claimed(
+            Delivery(**{name: row[index] for index, name in enumerate(_LOADED)}),
+            row.attempts,
+            DeliveryStatus(row[-1]),
+        )
+        for row in session.execute(statement)
     ]
+    return sorted(claimed, key=lambda claim: claim.delivery.id)
+
+
+_LOADED = (
+    "id",
+    "kind",
+    "user_id",
+    "to_address",
+    "subject",
+    "message_id",
+    "payload",
+    "status",
+    "attempts",
+)
+"""What sending a claimed delivery reads of its row."""
+UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 
 
 def unclaim(session: Session, delivery_ids: list[int]) -> None:
     """Give back claimed deliveries that were never tried: pending, the attempt uncounted."""
     session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(delivery_ids))
-        .values(status=DeliveryStatus.PENDING, attempts=Delivery.attempts - 1)
-        .execution_options(synchronize_session=False)
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id.in_(delivery_ids))
+        .values(status=DeliveryStatus.PENDING, attempts=DELIVERIES.c.attempts - 1)
     )

@@ -16,7 +16,10 @@ Message-ID as the first copy. Closing the window would need the SMTP server to t
 a two-phase commit, which SMTP has no way to do; the alternative, never resending a
 ``sending`` delivery, would lose every mail whose worker died *before* the server took it.
 A kill anywhere else is harmless: before step 2 nothing happened, between 2 and 3 the
-server never saw the message, and after 4 the delivery is ``sent`` and skipped.
+server never saw the message, and after 4 the delivery is ``sent`` and skipped. A batch
+sent side by side over several connections (``NOTIFIER_SMTP_CONNECTIONS``, see
+``tasks.send_now``) can have one mail per connection in that window when its worker is
+killed: one duplicate at most of each.
 """
 
 import logging
@@ -123,8 +126,13 @@ class DeliverySender:
     @contextmanager
     def _locked(self, delivery_ids: list[int]) -> Iterator[tuple[Session, list[int]]]:
         """A session on a connection holding the locks of those of ``delivery_ids`` no
-        other task holds (the second value), released when the block ends."""
+        other task holds (the second value), released when the block ends.
+
+        The connection runs in autocommit: every write of a send is one statement, atomic
+        by itself and made under the delivery's lock, so it needs no transaction around it,
+        and costs one round trip to the database instead of three (BEGIN, it, COMMIT)."""
         with self._database.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
             locked = repository.try_lock(connection, delivery_ids)
             try:
                 with Session(bind=connection, expire_on_commit=False) as session:
@@ -166,23 +174,24 @@ class DeliverySender:
     def _send_batch_locked(self, session: Session, locked: list[int], batch: BatchResult) -> None:
         with session.begin():
             claimed = repository.claim_many(session, locked)
-        finished = set(locked) - {delivery.id for delivery, _, _ in claimed}
+        finished = set(locked) - {claim.delivery.id for claim in claimed}
         for delivery_id in finished:
             batch.results[delivery_id] = SendResult(Outcome.FINISHED_BEFORE)
         transient_in_a_row = 0
-        for index, (delivery, attempt, status) in enumerate(claimed):
-            if status is DeliveryStatus.SENDING:
-                _warn_interrupted(delivery.id, attempt - 1)
+        for index, claim in enumerate(claimed):
+            delivery = claim.delivery
+            if claim.status_before is DeliveryStatus.SENDING:
+                _warn_interrupted(delivery.id, claim.attempt - 1)
             with session.begin():
                 message = self._message(session, delivery)
             if isinstance(message, SendResult):
                 batch.results[delivery.id] = message
                 continue
-            result = self._deliver(session, delivery.id, delivery.kind, message, attempt)
+            result = self._deliver(session, delivery.id, delivery.kind, message, claim.attempt)
             batch.results[delivery.id] = result
             transient_in_a_row = transient_in_a_row + 1 if result.outcome is Outcome.RETRY else 0
             rest = (
-                [later.id for later, _, _ in claimed[index + 1 :]]
+                [later.delivery.id for later in claimed[index + 1 :]]
                 if transient_in_a_row >= 2
                 else []
             )

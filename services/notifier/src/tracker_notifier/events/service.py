@@ -19,13 +19,13 @@ def handle_event(session: Session, envelope: Envelope[EventData], settings: Sett
     """Apply the event once; returns the ids of the deliveries to send now.
 
     A duplicate (an event id already in the inbox) changes nothing, but still returns the
-    deliveries it created that no send task ever touched: a worker killed after the commit
-    and before it enqueued them would otherwise leave them pending for good.
+    deliveries its first handling left unsent: a worker killed after the commit, before or
+    while sending them, would otherwise leave them pending (or ``sending``) for good.
     """
     if type(envelope.data) not in SUBSCRIPTIONS.events:
         logger.info("event type not handled here", extra=about(envelope))
         return []
     if not inbox.record_processed(session, envelope.event_id, envelope.event_type.value):
         logger.info("duplicate event, already processed", extra=about(envelope))
-        return deliveries.never_attempted(session, event_id=envelope.event_id)
+        return deliveries.left_by_event(session, event_id=envelope.event_id)
     return SUBSCRIPTIONS.dispatch(Handling(session, settings), envelope)

@@ -5,6 +5,7 @@ Building is kept apart from sending (``tracker_notifier.mail.smtp``) so that eve
 mail, the digest included, goes through the same two steps.
 """
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import Header
@@ -12,7 +13,7 @@ from email.headerregistry import Address
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.policy import compat32
+from email.policy import Compat32
 from email.utils import format_datetime, formataddr, make_msgid
 from html import escape
 
@@ -61,7 +62,34 @@ def new_message_id(sender: Address) -> str:
     return make_msgid(domain=sender.domain or None)
 
 
-HEADER_POLICY = compat32.clone(max_line_length=998)
+class _HeaderPolicy(Compat32):
+    """``compat32`` that writes a header fitting on one line as it is, without running it
+    through ``email.header.Header``, which would return it unchanged after most of the
+    time it takes to send a mail (measured in a digest run). Any other header (too long,
+    already folded, not ASCII) is folded by ``compat32`` itself."""
+
+    def _fits(self, name: str, value: object) -> bool:
+        limit = self.max_line_length or 0
+        return (
+            isinstance(value, str)
+            and value.isascii()
+            and "\n" not in value
+            and "\r" not in value
+            and len(name) + len(value) + 2 < limit
+        )
+
+    def fold(self, name: str, value: str) -> str:
+        if self._fits(name, value):
+            return f"{name}: {value}{self.linesep}"
+        return super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if self._fits(name, value):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+HEADER_POLICY = _HeaderPolicy(max_line_length=998)
 """Headers are not folded below RFC 5322's line limit: a folded ``List-Unsubscribe`` URL
 reaches some clients with a leading space."""
 
@@ -81,7 +109,7 @@ def compose(
     times faster than ``EmailMessage``'s parsing header registry, which matters when a
     digest night sends a mail per user. Non-ASCII names and subjects are encoded here.
     """
-    message = MIMEMultipart("alternative", policy=HEADER_POLICY)
+    message = MIMEMultipart("alternative", boundary=_boundary(), policy=HEADER_POLICY)
     message["Subject"] = _header(content.subject)
     message["From"] = formataddr((sender.display_name, sender.addr_spec), charset="utf-8")
     message["To"] = mail_address(to)
@@ -93,6 +121,14 @@ def compose(
     message.attach(MIMEText(content.text, "plain", "utf-8"))
     message.attach(MIMEText(content.html, "html", "utf-8"))
     return message
+
+
+def _boundary() -> str:
+    """A MIME boundary no line of the parts can equal: both parts are base64 (UTF-8 text
+    always is, in ``email``), whose alphabet has neither ``_`` nor ``.``. Given here, it
+    spares the generator its own search for one, which compiles a new regular expression
+    for every mail."""
+    return f"=_tracker.{secrets.token_hex(16)}"
 
 
 def _header(value: str) -> str:

@@ -1,6 +1,7 @@
-"""Sending mail with smtplib over one connection per worker process.
+"""Sending mail with smtplib over connections kept open (``NOTIFIER_SMTP_CONNECTIONS`` per
+worker process, one :class:`Mailer` each).
 
-The connection is opened on first use and kept open across mails (DESIGN.md section 9);
+A connection is opened on first use and kept open across mails (DESIGN.md section 9);
 before a mail on a connection idle for more than a moment, a ``NOOP`` checks that the server
 still holds it, and a connection the server dropped is opened again. Errors come out as two kinds:
 
@@ -79,7 +80,7 @@ def _reply(code: int, text: bytes | str) -> str:
 
 
 class Mailer:
-    """One reusable SMTP connection. Not thread-safe: one per worker process."""
+    """One reusable SMTP connection. Not thread-safe: one thread at a time uses it."""
 
     def __init__(self, config: SmtpConfig) -> None:
         self._config = config

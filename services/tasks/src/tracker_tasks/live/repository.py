@@ -16,7 +16,7 @@ HEADS = cast("Table", ChangeFeedHead.__table__)
 CHANGES = cast("Table", TaskChange.__table__)
 
 
-def _append_statement() -> ReturningInsert[tuple[int]]:
+def _append_statement() -> ReturningInsert[int]:
     """Core, not ORM: an ORM insert given its values as parameters is a bulk insert."""
     head = (
         insert(HEADS)
