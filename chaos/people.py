@@ -210,18 +210,16 @@ class Person:
         if response is not None and response.status_code == 409:
             # An earlier attempt went through but its answer was lost: log in instead.
             return await self._log_in(client)
-        if response is None or response.status_code != 200:
-            if response is not None:
-                self._unexpected(route, response)
-            return False
-        body = response.json()
-        self.user_id, self.token = uuid.UUID(body["id"]), body["access_token"]
-        return True
+        return self._signed_in(route, response)
 
     async def _log_in(self, client: httpx.AsyncClient) -> bool:
         route = f"POST {SESSION_PATH}"
         fields = {"email": self.email, "password": PASSWORD}
         response = await self.call(client, "POST", SESSION_PATH, route, json=fields)
+        return self._signed_in(route, response)
+
+    def _signed_in(self, route: str, response: httpx.Response | None) -> bool:
+        """Take the id and access token of a registration's or a login's answer."""
         if response is None or response.status_code != 200:
             if response is not None:
                 self._unexpected(route, response)

@@ -221,26 +221,20 @@ class Stack:
             NOTIFIER_TASKS_URL=tasks_url,
             NOTIFIER_AUTH_URL=auth_url,
         )
-        for number, port in enumerate(auth_ports):
-            self.auth.append(
-                Replica(
-                    f"auth-{number}",
-                    [sys.executable, "-m", "tracker_auth"],
-                    {**environment, "AUTH_PORT": str(port)},
-                    logs / f"auth-{number}.log",
-                    f"http://127.0.0.1:{port}/readyz",
+        for service, ports, into in (
+            ("auth", auth_ports, self.auth),
+            ("tasks", tasks_ports, self.tasks),
+        ):
+            for number, port in enumerate(ports):
+                into.append(
+                    Replica(
+                        f"{service}-{number}",
+                        [sys.executable, "-m", f"tracker_{service}"],
+                        {**environment, f"{service.upper()}_PORT": str(port)},
+                        logs / f"{service}-{number}.log",
+                        f"http://127.0.0.1:{port}/readyz",
+                    )
                 )
-            )
-        for number, port in enumerate(tasks_ports):
-            self.tasks.append(
-                Replica(
-                    f"tasks-{number}",
-                    [sys.executable, "-m", "tracker_tasks"],
-                    {**environment, "TASKS_PORT": str(port)},
-                    logs / f"tasks-{number}.log",
-                    f"http://127.0.0.1:{port}/readyz",
-                )
-            )
         for number in range(3):
             self.workers.append(
                 Replica(

@@ -100,18 +100,26 @@ async def test_an_exhausted_pool_is_a_503_and_the_service_answers_again_after() 
     assert again.status_code == 200
 
 
-async def test_a_connection_ended_while_it_rested_is_replaced_unnoticed(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(pooling, "PING_AFTER_IDLE_S", 0.1)
+async def backends_after_ending_one(
+    *, rest_s: float, requests: int
+) -> tuple[int, list[httpx.Response]]:
+    """The server process of a first request, ended after it; then, ``rest_s`` later, the
+    answers of ``requests`` more asking for theirs."""
     app = service(AwaySettings())
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://away") as client:
-            first = (await client.get("/backend")).json()
+            first: int = (await client.get("/backend")).json()
             await terminate(first)
-            await asyncio.sleep(0.3)
-            again = await client.get("/backend")
+            await asyncio.sleep(rest_s)
+            return first, [await client.get("/backend") for _ in range(requests)]
+
+
+async def test_a_connection_ended_while_it_rested_is_replaced_unnoticed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pooling, "PING_AFTER_IDLE_S", 0.1)
+    first, [again] = await backends_after_ending_one(rest_s=0.3, requests=1)
 
     assert again.status_code == 200
     assert again.json() != first
@@ -123,15 +131,7 @@ async def test_a_connection_ended_while_in_constant_use_fails_one_request_with_a
     """A connection in constant use is not pinged: the request that finds it gone gets a
     503 (never a 500), and the pool is renewed for the next."""
     monkeypatch.setattr(pooling, "PING_AFTER_IDLE_S", 60.0)
-    app = service(AwaySettings())
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://away") as client:
-            first = (await client.get("/backend")).json()
-            await terminate(first)
-            await asyncio.sleep(0.1)
-            failed = await client.get("/backend")
-            again = await client.get("/backend")
+    first, [failed, again] = await backends_after_ending_one(rest_s=0.1, requests=2)
 
     assert failed.status_code == 503
     assert failed.json() == {"message": DATABASE_AWAY}
