@@ -12,7 +12,6 @@ from tracker_auth.users import repository as users
 from tracker_auth.users.models import User
 from tracker_runtime.service import context_of
 from tracker_runtime.tokens import InvalidToken, token_from
-from tracker_runtime.web import SessionDep
 
 ContextDep = Annotated[AuthContext, Depends(context_of)]
 
@@ -41,13 +40,17 @@ async def optional_session_id(request: Request, ctx: ContextDep) -> uuid.UUID | 
     return claims.session_id
 
 
-async def current_principal(request: Request, db: SessionDep, ctx: ContextDep) -> Principal:
-    """The logged-in user: a valid access token whose session is still live."""
+async def current_principal(request: Request, ctx: ContextDep) -> Principal:
+    """The logged-in user: a valid access token whose session is still live. The account
+    is read on a connection of its own, given back at once: a request that also checks a
+    password (which takes connections of its own to count the attempt) holds none while
+    it waits for another, and a locked copy is what a change works on (``_locked``)."""
     token = token_from(request)
     if token is None:
         raise InvalidToken()
     claims = await ctx.verifier.access_claims(token)
-    user = await users.by_live_session(db, claims.session_id, datetime.now(UTC))
+    async with ctx.database.reads() as lookup:
+        user = await users.by_live_session(lookup, claims.session_id, datetime.now(UTC))
     if user is None or user.id != claims.user_id:
         raise InvalidToken("This session has ended; log in again")
     return Principal(user=user, session_id=claims.session_id)

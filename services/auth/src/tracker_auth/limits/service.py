@@ -13,6 +13,7 @@ and gets a 429 with ``Retry-After``.
 import hashlib
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -74,10 +75,21 @@ async def reserve(
     return Reservation(windows=windows)
 
 
-async def release(database: Database, reservation: Reservation, key: str) -> None:
-    """Give back the hit taken on ``key`` (an attempt that turned out not to count)."""
-    window_started_at = reservation.windows.get(key)
-    if window_started_at is None:
+async def release(
+    database: Database,
+    reservation: Reservation,
+    *,
+    give_back: Sequence[str] = (),
+    forget: Sequence[str] = (),
+) -> None:
+    """Give back the hits taken on the keys ``give_back`` (an attempt that turned out not
+    to count) and forget every count of the keys ``forget``, in one transaction on a
+    connection of its own."""
+    taken = {key: reservation.windows[key] for key in give_back if key in reservation.windows}
+    if not taken and not forget:
         return
     async with database.sessions.begin() as db:
-        await repository.take_back_hit(db, key, window_started_at=window_started_at)
+        for key, window_started_at in taken.items():
+            await repository.take_back_hit(db, key, window_started_at=window_started_at)
+        if forget:
+            await repository.forget(db, forget)

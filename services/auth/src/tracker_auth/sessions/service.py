@@ -99,7 +99,6 @@ async def log_in(
     async with ctx.database.sessions() as lookup:
         found = await users.by_email_key(lookup, email_key(email))
     if not await password_matches(
-        db,
         ctx,
         email=email,
         password_hash=found.password_hash if found else None,
@@ -119,7 +118,6 @@ def login_limit_key(email: str) -> str:
 
 
 async def password_matches(
-    db: AsyncSession,
     ctx: AuthContext,
     *,
     email: str,
@@ -131,7 +129,12 @@ async def password_matches(
     and per client address). The attempt is counted as a failure *before* the password is
     hashed (``limits.reserve``), so a burst of concurrent guesses is counted one by one and
     the ones past the limit are refused with a 429; a success gives its count back.
-    ``password_hash`` ``None`` (no such account) costs the same and answers ``False``."""
+    ``password_hash`` ``None`` (no such account) costs the same and answers ``False``.
+
+    It uses connections of its own, each given back at once, and holds none while the
+    password is hashed: a caller that takes its request's connection only afterwards never
+    waits for a second connection while it holds a first (a storm of logins would hold
+    the whole pool so, each waiting for another)."""
     settings = ctx.settings
     window = settings.login_failure_window
     account_limit = login_limit_key(email)
@@ -144,12 +147,12 @@ async def password_matches(
     )
     if not await ctx.hasher.verify(password, password_hash):
         return False
-    # Given back on a connection of its own before ``db`` takes one: a login never waits
-    # for a second connection while it holds a first (a storm of logins would hold the
-    # whole pool so, each waiting for another).
-    if client_limit:
-        await limits.release(ctx.database, reservation, client_limit)
-    await limits_repository.forget(db, [account_limit])
+    await limits.release(
+        ctx.database,
+        reservation,
+        give_back=[client_limit] if client_limit else [],
+        forget=[account_limit],
+    )
     return True
 
 

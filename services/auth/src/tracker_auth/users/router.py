@@ -97,7 +97,7 @@ async def delete_account(
     db: SessionDep,
     ctx: ContextDep,
 ) -> Response:
-    await service.delete_account(db, ctx, principal.user.id, deletion.password, client_ip(request))
+    await service.delete_account(db, ctx, principal.user, deletion.password, client_ip(request))
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     clear_session_cookies(response, ctx.settings)
     return response
@@ -125,7 +125,7 @@ async def change_password(
     await service.change_password(
         db,
         ctx,
-        principal.user.id,
+        principal.user,
         principal.session_id,
         current_password=change.current_password,
         new_password=change.new_password,
@@ -158,7 +158,7 @@ async def verify_email(
 async def send_verification_mail(
     request: Request, principal: CurrentPrincipal, db: SessionDep, ctx: ContextDep
 ) -> Response:
-    await service.send_verification(db, ctx, principal.user.id, client_ip(request))
+    await service.send_verification(db, ctx, principal.user, client_ip(request))
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 

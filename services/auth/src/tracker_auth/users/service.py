@@ -110,10 +110,10 @@ async def _verification_link(
 
 
 async def send_verification(
-    db: AsyncSession, ctx: AuthContext, user_id: uuid.UUID, client_ip: str | None
+    db: AsyncSession, ctx: AuthContext, user: User, client_ip: str | None
 ) -> None:
-    """Mail a new link that confirms the address (the older ones keep working)."""
-    user = await _locked(db, user_id)
+    """Mail a new link that confirms the address (the older ones keep working). The mail
+    is counted on a connection of its own before ``db`` takes one."""
     if user.email_verified:
         raise APIError(409, ALREADY_VERIFIED)
     await limits.reserve(
@@ -129,6 +129,9 @@ async def send_verification(
         now=_now(),
         message=TOO_MANY_MAILS,
     )
+    user = await _locked(db, user.id)
+    if user.email_verified:
+        raise APIError(409, ALREADY_VERIFIED)
     token, expires_at = await _verification_link(db, ctx, user)
     await add_event(
         db,
@@ -165,6 +168,15 @@ async def _locked(db: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
+async def _unchanged(db: AsyncSession, checked: User) -> User:
+    """``checked`` (whose password was just checked, on connections of its own) locked in
+    ``db``, provided its password did not change in between."""
+    user = await _locked(db, checked.id)
+    if user.password_hash != checked.password_hash:
+        raise APIError(403, WRONG_PASSWORD)
+    return user
+
+
 async def update_preferences(
     db: AsyncSession, user_id: uuid.UUID, preferences: Preferences
 ) -> User:
@@ -182,7 +194,7 @@ async def update_preferences(
 async def change_password(
     db: AsyncSession,
     ctx: AuthContext,
-    principal_user_id: uuid.UUID,
+    user: User,
     session_id: uuid.UUID,
     *,
     current_password: str,
@@ -190,19 +202,20 @@ async def change_password(
     client_ip: str | None,
 ) -> None:
     """Replace the password when the current one is right; every other session ends (and
-    every reset link it had mailed stops working), this one stays."""
-    user = await _locked(db, principal_user_id)
-    await _check_password(db, ctx, user, current_password, client_ip)
-    await repository.set_password_hash(db, user, await ctx.hasher.hash(new_password))
+    every reset link it had mailed stops working), this one stays. Both passwords are
+    hashed before ``db`` takes a connection."""
+    await _check_password(ctx, user, current_password, client_ip)
+    password_hash = await ctx.hasher.hash(new_password)
+    user = await _unchanged(db, user)
+    await repository.set_password_hash(db, user, password_hash)
     await repository.void_tokens(db, user.id, TokenPurpose.RESET, now=_now())
     await sessions.revoke_all(db, ctx, user.id, reason="password", keep=session_id)
 
 
 async def _check_password(
-    db: AsyncSession, ctx: AuthContext, user: User, password: str, client_ip: str | None
+    ctx: AuthContext, user: User, password: str, client_ip: str | None
 ) -> None:
     if not await sessions.password_matches(
-        db,
         ctx,
         email=user.email,
         password_hash=user.password_hash,
@@ -277,13 +290,14 @@ async def reset_password(db: AsyncSession, ctx: AuthContext, token: str, new_pas
 
 
 async def delete_account(
-    db: AsyncSession, ctx: AuthContext, user_id: uuid.UUID, password: str, client_ip: str | None
+    db: AsyncSession, ctx: AuthContext, user: User, password: str, client_ip: str | None
 ) -> None:
     """Delete the account and everything auth holds of it: sessions, refresh tokens,
     links, rate-limit counts kept for its address, and the outbox rows that name it
     (``session.revoked`` still pending excepted). ``user.deleted`` tells the others."""
-    user = await _locked(db, user_id)
-    await _check_password(db, ctx, user, password, client_ip)
+    await _check_password(ctx, user, password, client_ip)
+    user = await _unchanged(db, user)
+    user_id = user.id
     await repository.delete_events_about(db, outbox, user.id)
     await sessions.revoke_all(db, ctx, user.id, reason="deleted")
     await limits_repository.forget(
