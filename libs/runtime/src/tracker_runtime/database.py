@@ -7,7 +7,7 @@ not either."""
 import time
 from typing import Any
 
-from sqlalchemy import MetaData, event, make_url, text
+from sqlalchemy import Engine, MetaData, event, make_url, text
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -39,6 +39,29 @@ def new_metadata() -> MetaData:
 PING_AFTER_IDLE_S = 1.0
 """A pooled connection that rested longer than this is tested before it is handed out."""
 _RESTING_SINCE = "tracker_resting_since"
+
+
+def ping_when_rested(engine: Engine) -> None:
+    """Test a pooled connection of ``engine`` (an async engine's ``sync_engine`` too)
+    before it is handed out only when it rested longer than :data:`PING_AFTER_IDLE_S`; a
+    failed ping renews every pooled connection. SQLAlchemy's ``pool_pre_ping`` tests every
+    checkout instead: a round trip (three, with asyncpg) per use of a connection in constant
+    use, which a database that went away fails on its first statement anyway."""
+    pool, dialect = engine.pool, engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _resting(_connection: Any, record: Any) -> None:
+        record.info[_RESTING_SINCE] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _ping_if_rested(connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_RESTING_SINCE)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return  # a new connection, or one in constant use
+        try:
+            dialect.do_ping(connection)
+        except Exception as error:
+            raise InvalidatePoolError(f"a pooled connection failed its ping: {error}") from error
 
 
 class Database:
@@ -73,23 +96,7 @@ class Database:
         """Sessions that only read: each statement runs on its own, without the BEGIN and
         COMMIT around them (two round trips fewer). Under READ COMMITTED every statement
         takes its own snapshot anyway, so a reader loses no consistency."""
-        pool, dialect = self.engine.sync_engine.pool, self.engine.dialect
-
-        @event.listens_for(pool, "checkin")
-        def _resting(_connection: Any, record: Any) -> None:
-            record.info[_RESTING_SINCE] = time.monotonic()
-
-        @event.listens_for(pool, "checkout")
-        def _ping_if_rested(connection: Any, record: Any, _proxy: Any) -> None:
-            since = record.info.get(_RESTING_SINCE)
-            if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
-                return  # a new connection, or one in constant use
-            try:
-                dialect.do_ping(connection)
-            except Exception as error:
-                raise InvalidatePoolError(
-                    f"a pooled connection failed its ping: {error}"
-                ) from error
+        ping_when_rested(self.engine.sync_engine)
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:

@@ -5,12 +5,16 @@ Created lazily in the process that runs the tasks (a prefork child), never inher
 """
 
 import contextvars
+import logging
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from threading import Thread
 from typing import TypeVar
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from tracker_notifier.config import Settings, get_settings
 from tracker_notifier.db import Database, new_engine
@@ -20,6 +24,8 @@ from tracker_notifier.mail.smtp import Mailer, SmtpConfig
 from tracker_runtime.logging import request_id_var
 
 T = TypeVar("T")
+
+logger = logging.getLogger("tracker.notifier.context")
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,23 @@ def get_context() -> NotifierContext:
     if _current is None or _current.pid != os.getpid():
         _current = NotifierContext.create(get_settings())
     return _current
+
+
+def warm_up() -> None:
+    """Ready this process before its first task: its context is created here (the
+    summaries client loads the TLS certificates, a tenth of a second) and a thread opens
+    its first database connection, so that a mail in the first seconds after a start is
+    as quick as any. A database that is away now is tried again by the first task."""
+    context = get_context()
+    Thread(target=_open_a_connection, args=(context,), name="warm-up", daemon=True).start()
+
+
+def _open_a_connection(context: NotifierContext) -> None:
+    try:
+        with context.database.engine.connect():
+            pass
+    except SQLAlchemyError as error:
+        logger.warning("no database connection at start; the first task tries again: %s", error)
 
 
 def close_context() -> None:

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from tracker_runtime.database import new_metadata
+from tracker_runtime.database import new_metadata, ping_when_rested
 
 
 class Base(DeclarativeBase):
@@ -15,18 +15,20 @@ class Base(DeclarativeBase):
 
 
 def new_engine(url: str, *, pool_size: int = 2) -> Engine:
-    """An engine for one worker process (never share one across ``fork``)."""
-    return create_engine(
+    """An engine for one worker process (never share one across ``fork``). A connection
+    that rested is tested before use (``ping_when_rested``)."""
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_timeout=10,
         connect_args={"connect_timeout": 5},
         # A statement's parameters (a mail's payload, with its link's token) never reach
         # an error message, and so never a log line.
         hide_parameters=True,
     )
+    ping_when_rested(engine)
+    return engine
 
 
 class Database:

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from tracker_notifier import metrics
 from tracker_notifier.config import Settings, get_settings
-from tracker_notifier.context import close_context
+from tracker_notifier.context import close_context, warm_up
 from tracker_notifier.events.consumer import EventsConsumerStep
 from tracker_notifier.heartbeat import HeartbeatStep
 from tracker_runtime.celery_app import celery_app, log_through_runtime
@@ -109,6 +109,10 @@ def _close_connections(**_: Any) -> None:
     close_context()
 
 
+def _warm_up(**_: Any) -> None:
+    warm_up()
+
+
 def _freeze_before_fork(**_: Any) -> None:
     """Move what the main process holds out of the garbage collector's reach before it
     forks a pool process: else the child's collections write to those objects' headers,
@@ -120,6 +124,7 @@ def _freeze_before_fork(**_: Any) -> None:
 for _module in POOL_MODULES:
     importlib.import_module(_module)
 log_through_runtime(get_settings, quiet=CHATTY_LOGGERS)
+signals.worker_process_init.connect(_warm_up, weak=False)
 signals.worker_process_shutdown.connect(_close_connections, weak=False)
 signals.worker_before_create_process.connect(_freeze_before_fork, weak=False)
 WorkerMetrics().connect()
