@@ -34,6 +34,30 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds used so far by ``pid`` and each of its descendants alive now, by pid."""
+    readings: dict[int, float] = {}
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        cpu_s = _cpu_seconds(current)
+        if cpu_s is None:
+            continue
+        readings[current] = cpu_s
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        pending.extend(int(child) for child in children)
+    return readings
+
+
+def cpu_since(earlier: dict[int, float], now: dict[int, float]) -> float:
+    """CPU seconds the processes of ``now`` used since ``earlier`` (both by pid; a process
+    that ended between is not counted, so this can only undercount)."""
+    return sum(cpu_s - earlier.get(pid, 0.0) for pid, cpu_s in now.items())
+
+
 def postgres_cpu() -> dict[int, float]:
     """CPU seconds used so far by each PostgreSQL process of this machine, by pid."""
     readings: dict[int, float] = {}
@@ -52,7 +76,5 @@ def postgres_cpu() -> dict[int, float]:
 
 
 def postgres_cpu_since(earlier: dict[int, float]) -> float:
-    """CPU seconds PostgreSQL used since ``earlier`` (:func:`postgres_cpu`): what the
-    processes alive now used since then (backends that ended between are not counted, so
-    this can only undercount)."""
-    return sum(cpu_s - earlier.get(pid, 0.0) for pid, cpu_s in postgres_cpu().items())
+    """CPU seconds PostgreSQL used since ``earlier`` (:func:`postgres_cpu`)."""
+    return cpu_since(earlier, postgres_cpu())

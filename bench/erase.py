@@ -169,12 +169,12 @@ class CountingCatcher(MailCatcher):
 def run() -> ScenarioReport:
     catcher = CountingCatcher()
     with (
-        mailing_stack(NAME, catcher, [AUTH, TASKS, NOTIFIER], concurrency=CONCURRENCY) as env,
-        uvicorn_service("erase-auth", "tracker_auth.main:create_app", env) as auth,
+        mailing_stack(NAME, catcher, [AUTH, TASKS, NOTIFIER], concurrency=CONCURRENCY) as stack,
+        uvicorn_service("erase-auth", "tracker_auth.main:create_app", stack.environment) as auth,
         uvicorn_service(
             "erase-tasks",
             "tracker_tasks.main:create_app",
-            {**env, "TASKS_JWKS_URL": auth.url("/.well-known/jwks.json")},
+            {**stack.environment, "TASKS_JWKS_URL": auth.url("/.well-known/jwks.json")},
         ) as tasks,
     ):
         answered, tasks_gone, notifier_gone, floor = asyncio.run(

@@ -1,10 +1,12 @@
 """Start a service under uvicorn on a free port, wait until it answers, always stop it;
 and what the scenarios that register and mail people run it beside."""
 
+import asyncio
 import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from bench.database import BenchDatabase, truncate
 from bench.progress import say
 from devsupport.network import free_port, wait_until_healthy
 from devsupport.processes import notifier_worker_command, stop_process
-from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues
+from devsupport.rabbitmq import consumers, ensure_rabbitmq_vhost, purge_queues
 from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_WORKER_QUEUES, TASKS_EVENTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,16 +119,29 @@ def uvicorn_service(
         say(f"{name}: stopped uvicorn (pid {process.pid})")
 
 
+WORKER_START_TIMEOUT_S = 60.0
+
+
 def start_notifier_worker(
     environment: Mapping[str, str], log: Path, *, concurrency: int, name: str
 ) -> subprocess.Popen[bytes]:
     """The notifier's Celery worker as ``make dev`` runs it, in its own process group,
-    without a metrics server (a bench runs several, maybe beside ``make dev``)."""
-    return spawn(
+    without a metrics server (a bench runs several, maybe beside ``make dev``); returned
+    once it consumes the events, so that no figure counts its start."""
+    url = environment.get("NOTIFIER_RABBITMQ_URL") or environment.get("RABBITMQ_URL", RABBITMQ_URL)
+    before = asyncio.run(consumers(url, NOTIFIER_EVENTS.name))
+    worker = spawn(
         notifier_worker_command(concurrency=concurrency, name=f"{name}@%h"),
         {"NOTIFIER_METRICS_PORT": "0", **environment},
         log,
     )
+    deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+    while asyncio.run(consumers(url, NOTIFIER_EVENTS.name)) <= before:
+        if worker.poll() is not None or time.monotonic() > deadline:
+            stop_process(worker, timeout=20)
+            raise ServiceError(f"the notifier worker did not start consuming:\n{tail(log)}")
+        time.sleep(0.2)
+    return worker
 
 
 def registering_environment(keys_dir: str, smtp_port: int) -> dict[str, str]:
@@ -147,15 +162,23 @@ def registering_environment(keys_dir: str, smtp_port: int) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class MailingStack:
+    environment: dict[str, str]
+    """What the services run with."""
+    worker_pid: int
+    """The notifier worker's main process (its pool processes are its children)."""
+
+
 @contextmanager
 def mailing_stack(
     scenario: str, catcher: Any, databases: Sequence[BenchDatabase], *, concurrency: int
-) -> Iterator[dict[str, str]]:
+) -> Iterator[MailingStack]:
     """What the scenarios that register people through auth and mail them run beside: the
     ``databases`` migrated and emptied, the consumers' queues empty, ``catcher`` (an
     aiosmtpd handler) serving SMTP on a free port, and a notifier worker with
-    ``concurrency`` pool processes. Yields the environment the services run with; stops
-    the worker and the SMTP server after."""
+    ``concurrency`` pool processes, consuming. Stops the worker and the SMTP server
+    after."""
     ensure_rabbitmq_vhost(RABBITMQ_URL)
     smtp_port = free_port()
     with tempfile.TemporaryDirectory(prefix=f"bench-{scenario}-") as keys_dir:
@@ -180,7 +203,7 @@ def mailing_stack(
             name=f"{scenario}-bench",
         )
         try:
-            yield environment
+            yield MailingStack(environment, worker.pid)
         finally:
             stop_process(worker, timeout=20)
             controller.stop()

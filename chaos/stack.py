@@ -32,7 +32,7 @@ from chaos.mail import ChaosMailCatcher
 from chaos.profile import Profile
 from devsupport.network import free_port, wait_until_healthy
 from devsupport.processes import notifier_worker_command, spawn, stop_process
-from devsupport.rabbitmq import ensure_rabbitmq_vhost, purge_queues, rabbitmqctl
+from devsupport.rabbitmq import consumers, ensure_rabbitmq_vhost, purge_queues, rabbitmqctl
 from tests.support.tcp_proxy import TcpProxy
 from tracker_contracts.messaging import (
     CONSUMER_QUEUES,
@@ -436,19 +436,6 @@ async def dead_letters(url: str) -> Counter[tuple[str, str]]:
     finally:
         await connection.close()
     return found
-
-
-async def consumers(url: str, queue: str) -> int:
-    connection = await aio_pika.connect(url, timeout=10)
-    try:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, passive=True)
-        result = declared.declaration_result
-        return int(result.consumer_count or 0)
-    except aio_pika.exceptions.ChannelClosed:
-        return 0
-    finally:
-        await connection.close()
 
 
 def connection_owner(local_port: int) -> int | None:

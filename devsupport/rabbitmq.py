@@ -86,3 +86,16 @@ def purge_queues(url: str, names: list[str]) -> None:
                 await queue.purge()
 
     asyncio.run(purge())
+
+
+async def consumers(url: str, queue: str) -> int:
+    """How many consumers ``queue`` has now (0 when it does not exist yet)."""
+    connection = await aio_pika.connect(url, timeout=10)
+    try:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        return int(declared.declaration_result.consumer_count or 0)
+    except aio_pika.exceptions.ChannelClosed:
+        return 0
+    finally:
+        await connection.close()
