@@ -94,6 +94,8 @@ def assert_is_a_digest_tick(message: Any, sent_at: datetime) -> None:
     expires_at = datetime.fromisoformat(expires)
     assert expires_at.utcoffset() is not None
     assert abs(expires_at - (sent_at + timedelta(seconds=TICK_EXPIRES))) < timedelta(seconds=5)
+    # The worker alone expires it: a TTL would have the queue dead-letter an expired tick.
+    assert "expiration" not in message.properties
 
 
 def test_the_scheduler_creates_its_data_dir_and_schedule(app: Celery, settings: Settings) -> None:
