@@ -59,8 +59,8 @@ def _vhost_reachable(url: str) -> bool:
 
 def ensure_rabbitmq_vhost(url: str) -> None:
     """Create the virtual host of ``url`` with rabbitmqctl when it does not exist yet, and
-    declare the shared topology in it with ``tracker_runtime.provision`` (as `make dev`,
-    Compose and the chaos stack do before their services start; idempotent)."""
+    declare the shared topology in it with ``tracker_runtime.provision``, as provisioning
+    does before `make dev` or Compose start the services (idempotent)."""
     parts = urlsplit(url)
     vhost = unquote(parts.path.lstrip("/")) or "/"
     if not _vhost_reachable(url):
