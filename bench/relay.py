@@ -21,7 +21,7 @@ from devsupport.rabbitmq import ensure_rabbitmq_vhost
 from tracker_contracts import EVENTS_EXCHANGE, Envelope, UserRegistered
 from tracker_contracts.messaging import QUEUES
 from tracker_runtime.database import Database, new_metadata
-from tracker_runtime.messaging import declare_topology, new_broker
+from tracker_runtime.messaging import new_broker
 from tracker_runtime.migrations import ensure_database
 from tracker_runtime.outbox import define_outbox_table, notify_trigger_ddl
 from tracker_runtime.relay import OutboxRelay
@@ -108,10 +108,6 @@ async def _measure() -> dict[str, Any]:
             await connection.run_sync(metadata.create_all)
             for statement in notify_trigger_ddl():
                 await connection.execute(text(statement))
-        broker = new_broker(RABBITMQ_URL)
-        await broker.connect()
-        await declare_topology(broker)
-        await broker.stop()
         payloads = _payloads(EVENTS)
         say(f"relay: baseline, {EVENTS} confirmed publishes straight through aio-pika")
         baseline = await _baseline(payloads)

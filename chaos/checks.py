@@ -9,7 +9,7 @@ from datetime import datetime
 
 from chaos.mail import TASK_LINK, CaughtMail
 from chaos.people import Answer, LiveWatch
-from chaos.stack import EXPIRED_TICK, Fault
+from chaos.stack import Fault
 
 DATABASE_CUT = "PostgreSQL connections terminated"
 FAULTS = 5
@@ -43,8 +43,6 @@ class Observed:
     deliveries_left: dict[str, int]
     """Notifier mails not sent, by status."""
     queue_depths: dict[str, int]
-    dead_letters: Counter[tuple[str, str]]
-    """The dead-letter queues' messages by (queue, reason)."""
     drain_s: float | None
     """From the end of the load until everything was delivered and empty; ``None``: never."""
     deferred: int
@@ -213,16 +211,14 @@ def evaluate(observed: Observed) -> Outcome:
 
     outbox = sum(observed.outbox_left.values())
     unsent = sum(observed.deliveries_left.values())
-    expired = observed.dead_letters[EXPIRED_TICK]
-    queued = sum(observed.queue_depths.values()) - expired
+    queued = sum(observed.queue_depths.values())
     outcome.checks.append(
         Check(
             "outboxes and queues drain to zero",
             observed.drain_s is not None and outbox == unsent == queued == 0,
             f"outbox rows unpublished {observed.outbox_left}, mails unsent "
             f"{observed.deliveries_left or 0}, messages queued "
-            f"{ {name: n for name, n in observed.queue_depths.items() if n} or 0 }"
-            + (f" ({expired} of them expired ticks, a known issue)" if expired else ""),
+            f"{ {name: n for name, n in observed.queue_depths.items() if n} or 0 }",
         )
     )
 
@@ -248,7 +244,6 @@ def evaluate(observed: Observed) -> Outcome:
         "requests (503 during the cut)": f"{len(observed.answers)} ({len(excused)})",
         "SMTP answers 451": str(observed.deferred),
         "unexpected answers": str(len(observed.unexpected)),
-        "expired ticks dead-lettered (known issue)": str(expired),
     }
     for fault in observed.faults:
         outcome.counts[f"fault: {fault.name}"] = fault.detail

@@ -23,7 +23,7 @@ from chaos.checks import Observed, Outcome, User, evaluate
 from chaos.mail import TASK_LINK
 from chaos.people import TIMEZONES, Person, Traffic, people
 from chaos.profile import Profile
-from chaos.stack import EXPIRED_TICK, Names, Stack, database_rows, dead_letters
+from chaos.stack import Names, Stack, database_rows
 
 SETTLE_S = 5.0
 """Waited once everything drained, for late duplicates to show up."""
@@ -214,8 +214,7 @@ class Run:
             pending.append("live streams")
         if not pending:
             depths = await asyncio.to_thread(self.stack.queue_depths)
-            expired = (await dead_letters(self.names.rabbitmq_url))[EXPIRED_TICK]
-            if sum(depths.values()) > expired:
+            if sum(depths.values()):
                 pending.append("queued messages")
         return pending
 
@@ -273,7 +272,6 @@ class Run:
             outbox_left=await self._outbox_left(),
             deliveries_left=await self._deliveries_left(),
             queue_depths=await asyncio.to_thread(self.stack.queue_depths),
-            dead_letters=await dead_letters(self.names.rabbitmq_url),
             drain_s=drain_s,
             deferred=self.stack.catcher.deferred,
         )

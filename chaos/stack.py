@@ -14,14 +14,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-import aio_pika
 import asyncpg
 from aiosmtpd.controller import Controller
 
@@ -407,35 +405,6 @@ class Stack:
             if name in DRAINED_QUEUES and count.isdigit():
                 depths[name] = int(count)
         return depths
-
-
-EXPIRED_TICK = (NOTIFIER_TICKS.dead_letter_queue, "expired")
-"""A tick that outlived its ``expires`` in ``notifier.ticks``: Celery turns ``expires``
-into the message's TTL, and the queue dead-letters what expires (see the README's
-chaos section: a known issue)."""
-
-
-async def dead_letters(url: str) -> Counter[tuple[str, str]]:
-    """The messages in the dead-letter queues, by (queue, reason), read without taking
-    them (the channel closes without acknowledging any, and they stay queued)."""
-    found: Counter[tuple[str, str]] = Counter()
-    connection = await aio_pika.connect(url, timeout=10)
-    try:
-        for name in DRAINED_QUEUES:
-            if not name.endswith(".dead-letter"):
-                continue
-            channel = await connection.channel()
-            try:
-                queue = await channel.declare_queue(name, passive=True)
-            except aio_pika.exceptions.ChannelClosed:
-                continue
-            while (message := await queue.get(no_ack=False, fail=False)) is not None:
-                reason = str(message.headers.get("x-first-death-reason", "unknown"))
-                found[(name, reason)] += 1
-            await channel.close()
-    finally:
-        await connection.close()
-    return found
 
 
 def connection_owner(local_port: int) -> int | None:

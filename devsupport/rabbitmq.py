@@ -1,4 +1,6 @@
-"""RabbitMQ virtual hosts of their own for tests and benchmarks, made and emptied here."""
+"""RabbitMQ virtual hosts of their own for tests and benchmarks, made and emptied here,
+with the shared topology declared in them as provisioning declares it (the services only
+use it)."""
 
 import asyncio
 import fcntl
@@ -12,6 +14,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import aio_pika
+
+from tracker_runtime.provision import Rabbitmqctl, provision_topology
 
 VHOST_LOCK = Path(tempfile.gettempdir()) / "task-tracker-test-vhosts.lock"
 
@@ -54,14 +58,20 @@ def _vhost_reachable(url: str) -> bool:
 
 
 def ensure_rabbitmq_vhost(url: str) -> None:
-    """Create the virtual host of ``url`` with rabbitmqctl when it does not exist yet."""
-    if _vhost_reachable(url):
-        return
+    """Create the virtual host of ``url`` with rabbitmqctl when it does not exist yet, and
+    declare the shared topology in it with ``tracker_runtime.provision``, as provisioning
+    does before `make dev` or Compose start the services (idempotent)."""
     parts = urlsplit(url)
     vhost = unquote(parts.path.lstrip("/")) or "/"
+    if not _vhost_reachable(url):
+        _add_vhost(vhost, parts.username or "guest", url)
+    provision_topology(Rabbitmqctl(_rabbitmqctl_path()), [vhost])
+
+
+def _add_vhost(vhost: str, user: str, url: str) -> None:
+    parts = urlsplit(url)
     if not os.path.exists(_rabbitmqctl_path()):
         raise RuntimeError(f"RabbitMQ vhost {vhost!r} is missing and rabbitmqctl is not here")
-    user = parts.username or "guest"
     with one_vhost_change_at_a_time():
         rabbitmqctl("add_vhost", vhost)
     permitted = rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")

@@ -50,6 +50,7 @@ from tests.deploy.test_consistency import (
 )
 from tracker_contracts.messaging import NOTIFIER_TASK_QUEUE
 from tracker_contracts.permissions import BROKER_PERMISSIONS, TOPIC_EXCHANGES
+from tracker_runtime.provision import topology_definitions
 
 KUBERNETES_VERSION = "1.30.0"  # the oldest release the manifests support (README)
 PRODUCTION = Variant("production")
@@ -72,8 +73,17 @@ clean_environment = test_compose.clean_environment
 # their operators' own definitions, which kubernetes-validate does not hold.
 CUSTOM_RESOURCES = {
     "postgresql.cnpg.io/v1": {"Cluster", "Database"},
-    # The cluster operator's cluster; the messaging topology operator's users and permissions.
-    "rabbitmq.com/v1beta1": {"RabbitmqCluster", "User", "Permission", "TopicPermission"},
+    # The cluster operator's cluster; the messaging topology operator's users, permissions
+    # and the shared topology.
+    "rabbitmq.com/v1beta1": {
+        "RabbitmqCluster",
+        "User",
+        "Permission",
+        "TopicPermission",
+        "Exchange",
+        "Queue",
+        "Binding",
+    },
     "keda.sh/v1alpha1": {"ScaledObject", "TriggerAuthentication"},
     "monitoring.coreos.com/v1": {"ServiceMonitor", "PodMonitor"},
 }
@@ -606,3 +616,44 @@ def test_in_cluster_data_has_one_broker_user_per_service_with_its_permissions(
             }
             for exchange in TOPIC_EXCHANGES
         }
+
+
+@pytest.mark.parametrize("variant", IN_CLUSTER_DATA, ids=variant_id)
+def test_in_cluster_data_declares_the_shared_topology(variant: Variant) -> None:
+    """The Messaging Topology Operator's exchanges, queues and bindings are what
+    `tracker_runtime.provision` declares elsewhere (``topology_definitions``), in the
+    virtual host the users' permissions are on, on the cluster of the component."""
+    wanted = topology_definitions(["/"])
+    kinds = ("Exchange", "Queue", "Binding")
+    for item in (item for kind in kinds for item in of_kind(variant, kind)):
+        assert item["spec"].pop("rabbitmqClusterReference") == {"name": "task-tracker-rabbitmq"}
+    exchanges = [item["spec"] for item in of_kind(variant, "Exchange")]
+    assert sorted(
+        (e["name"], e["vhost"], e["type"], e["durable"], e["autoDelete"], e.get("arguments", {}))
+        for e in exchanges
+    ) == sorted(
+        (e["name"], e["vhost"], e["type"], e["durable"], e["auto_delete"], e["arguments"])
+        for e in wanted["exchanges"]
+    )
+    queues = [item["spec"] for item in of_kind(variant, "Queue")]
+    assert sorted(
+        (
+            q["name"],
+            q["vhost"],
+            q["durable"],
+            q["autoDelete"],
+            {"x-queue-type": q["type"], **q.get("arguments", {})},
+        )
+        for q in queues
+    ) == sorted(
+        (q["name"], q["vhost"], q["durable"], q["auto_delete"], q["arguments"])
+        for q in wanted["queues"]
+    )
+    bindings = [item["spec"] for item in of_kind(variant, "Binding")]
+    assert sorted(
+        (b["vhost"], b["source"], b["destination"], b["destinationType"], b["routingKey"])
+        for b in bindings
+    ) == sorted(
+        (b["vhost"], b["source"], b["destination"], b["destination_type"], b["routing_key"])
+        for b in wanted["bindings"]
+    )

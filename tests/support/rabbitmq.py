@@ -1,5 +1,6 @@
 """An observer queue bound to ``tracker.events``, to watch what reaches the broker (the
-tests' own virtual hosts are made by :mod:`devsupport.rabbitmq`)."""
+tests' own virtual hosts, with the shared topology in them, are made by
+:mod:`devsupport.rabbitmq`)."""
 
 import asyncio
 import json
@@ -13,7 +14,6 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from tracker_contracts import EVENTS_EXCHANGE
-from tracker_runtime.messaging import declare_topology, new_broker
 
 
 @dataclass
@@ -35,10 +35,6 @@ class Observed:
 async def observe_events(routing_key: str = "#") -> AsyncIterator[Observed]:
     """Collect every event published to ``tracker.events`` while the block runs."""
     url = os.environ["RABBITMQ_URL"]
-    broker = new_broker(url)
-    await broker.connect()
-    await declare_topology(broker)
-    await broker.stop()
     connection = await aio_pika.connect(url)
     try:
         channel = await connection.channel()

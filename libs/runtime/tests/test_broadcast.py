@@ -17,7 +17,6 @@ from tracker_contracts import Envelope, SessionRevoked, UserDeleted
 from tracker_contracts.messaging import EVENTS_EXCHANGE, TASKS_EVENTS, ReplicaQueue
 from tracker_contracts.subscriptions import Subscriptions, subscribe
 from tracker_runtime.broadcast import ReplicaConsumer
-from tracker_runtime.messaging import declare_topology, new_broker
 
 QUEUE = ReplicaQueue(name="broadcast-test", events=(SessionRevoked,))
 
@@ -76,15 +75,7 @@ async def queue_state(name: str) -> str:
 
 
 @pytest.fixture
-async def topology() -> None:
-    broker = new_broker(os.environ["RABBITMQ_URL"])
-    await broker.connect()
-    await declare_topology(broker)
-    await broker.stop()
-
-
-@pytest.fixture
-async def replicas(topology: None) -> AsyncIterator[tuple[ReplicaConsumer, Heard, Heard]]:
+async def replicas() -> AsyncIterator[tuple[ReplicaConsumer, Heard, Heard]]:
     first: Heard = []
     second: Heard = []
     consumers = [
@@ -126,7 +117,7 @@ def test_a_shared_queue_is_refused() -> None:
         ReplicaConsumer(shared, [], rabbitmq_url=os.environ["RABBITMQ_URL"])
 
 
-async def test_a_subscription_after_a_lost_connection_is_a_reconnection(topology: None) -> None:
+async def test_a_subscription_after_a_lost_connection_is_a_reconnection() -> None:
     proxy = TcpProxy("127.0.0.1", 5672)
     await proxy.start()
     connections: list[bool] = []

@@ -1,7 +1,9 @@
 """Least privilege on the real servers: a service's role owns its database and cannot open
-another's; a service's RabbitMQ user publishes the events it owns and is refused any other;
-provisioning again changes nothing. Every role, database, user and virtual host here carries
-this run's id (``tests.support.run``), which drops them when the run ends."""
+another's; a service's RabbitMQ user publishes the events it owns and is refused any other,
+consumes its own queues and no other service's, and may not declare or delete the shared
+topology, which provisioning declares; provisioning again changes nothing. Every role,
+database, user and virtual host here carries this run's id (``tests.support.run``), which
+drops them when the run ends."""
 
 import asyncio
 import json
@@ -16,18 +18,30 @@ import pytest
 from aiormq.exceptions import ChannelAccessRefused
 from psycopg import sql
 
-from devsupport.rabbitmq import ensure_rabbitmq_vhost, rabbitmqctl
+from devsupport.rabbitmq import ensure_rabbitmq_vhost, one_vhost_change_at_a_time, rabbitmqctl
 from tests.support import run
 from tracker_contracts import EVENTS_EXCHANGE
+from tracker_contracts.messaging import (
+    EXCHANGES,
+    NOTIFIER_EVENTS,
+    NOTIFIER_TICKS,
+    QUEUES,
+    RETIRED_QUEUES,
+    TASKS_EVENTS,
+    TASKS_LIVE,
+    UNROUTED_EXCHANGE,
+    UNROUTED_QUEUE,
+)
 from tracker_contracts.permissions import AUTH, NOTIFIER, SCHEDULER, TASKS
 from tracker_runtime.database import libpq_dsn
-from tracker_runtime.messaging import declare_topology, new_broker
+from tracker_runtime.messaging import new_broker, unrouted_depth
 from tracker_runtime.provision import (
     BrokerAccount,
     DatabaseAccount,
     Rabbitmqctl,
     provision_broker,
     provision_database,
+    provision_topology,
 )
 
 ADMIN = run.POSTGRES
@@ -65,7 +79,12 @@ def databases() -> None:
 
 @pytest.fixture(scope="module")
 def broker_users() -> None:
+    """The users, and the shared topology, in a virtual host made empty (no topology)."""
     ensure_rabbitmq_vhost(run.vhost_url(VHOST))
+    with one_vhost_change_at_a_time():
+        rabbitmqctl("delete_vhost", run.vhost(VHOST))
+        rabbitmqctl("add_vhost", run.vhost(VHOST))
+    rabbitmqctl("set_permissions", "-p", run.vhost(VHOST), "guest", ".*", ".*", ".*")
     provisioned = provision_broker(Rabbitmqctl(), list(BROKER.values()))
     assert len(provisioned) == len(BROKER)
 
@@ -172,16 +191,167 @@ async def publish(url: str, routing_key: str) -> None:
 async def test_a_service_cannot_publish_an_event_type_it_does_not_own(
     broker_users: None,
 ) -> None:
-    broker = new_broker(broker_url("tasks"))
-    await broker.connect()
-    try:
-        await declare_topology(broker)  # the tasks user may declare the shared topology
-    finally:
-        await broker.stop()
-
     await publish(broker_url("tasks"), "task.created")
     await publish(broker_url("auth"), "user.registered")
     with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
         await publish(broker_url("tasks"), "user.registered")
     with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
         await publish(broker_url("notifier"), "user.deleted")
+
+
+async def take_one(service: str, queue_name: str) -> None:
+    """``basic.get`` one message from ``queue_name`` as ``service``'s user (the queue is
+    looked up passively, which needs no permission; taking a message needs read)."""
+    connection = await aio_pika.connect(broker_url(service))
+    try:
+        channel = await connection.channel()
+        queue = await channel.get_queue(queue_name, ensure=True)
+        await queue.get(fail=False, no_ack=False)
+    finally:
+        await connection.close()
+
+
+THEIRS = [
+    ("auth", NOTIFIER_EVENTS.name),
+    ("auth", TASKS_EVENTS.name),
+    ("auth", UNROUTED_QUEUE),
+    ("tasks", NOTIFIER_EVENTS.name),
+    ("tasks", f"{NOTIFIER_EVENTS.name}.dead-letter"),
+    ("notifier", TASKS_EVENTS.name),
+    ("scheduler", NOTIFIER_TICKS.name),
+]
+
+
+@pytest.mark.parametrize(("service", "queue_name"), THEIRS, ids="-takes-".join)
+async def test_a_service_cannot_consume_another_services_queue(
+    broker_users: None, service: str, queue_name: str
+) -> None:
+    with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
+        await take_one(service, queue_name)
+
+
+@pytest.mark.parametrize(
+    ("service", "queue_name"),
+    [("notifier", NOTIFIER_EVENTS.name), ("tasks", TASKS_EVENTS.name)],
+    ids="-takes-".join,
+)
+async def test_a_service_consumes_its_own_queue(
+    broker_users: None, service: str, queue_name: str
+) -> None:
+    await take_one(service, queue_name)
+
+
+@pytest.mark.parametrize("service", list(BROKER))
+async def test_no_service_may_declare_or_delete_the_shared_topology(
+    broker_users: None, service: str
+) -> None:
+    connection = await aio_pika.connect(broker_url(service))
+    try:
+        channel = await connection.channel()
+        with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
+            await channel.declare_queue(
+                NOTIFIER_EVENTS.name, durable=True, arguments=dict(NOTIFIER_EVENTS.queue_arguments)
+            )
+        with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
+            await (await connection.channel()).queue_delete(TASKS_EVENTS.name)
+        with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
+            await (await connection.channel()).exchange_delete(EVENTS_EXCHANGE)
+    finally:
+        await connection.close()
+
+
+async def test_the_relay_counts_unrouted_events_without_reading_them(
+    broker_users: None,
+) -> None:
+    """``/readyz`` reports the unrouted queue's depth by a passive declare, which needs no
+    permission: auth's user, which may not read the queue, still counts it."""
+    await publish(broker_url("auth"), "user.verification_requested")  # bound for no queue here?
+    broker = new_broker(broker_url("auth"))
+    await broker.connect()
+    try:
+        assert await unrouted_depth(broker) >= 0
+    finally:
+        await broker.stop()
+
+
+async def test_the_tasks_service_declares_and_consumes_its_live_queue(
+    broker_users: None,
+) -> None:
+    """Its own queue: declared, bound to the events and consumed by the tasks user, which
+    hears a task event published by the relay of tasks."""
+    connection = await aio_pika.connect(broker_url("tasks"))
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(
+            TASKS_LIVE.queue_name("privilege"),
+            exclusive=True,
+            auto_delete=True,
+            arguments=TASKS_LIVE.queue_arguments,
+        )
+        await queue.bind(EVENTS_EXCHANGE, routing_key="task.created")
+        await publish(broker_url("tasks"), "task.created")
+        async with asyncio.timeout(10):
+            while await queue.get(fail=False, no_ack=True) is None:
+                await asyncio.sleep(0.05)
+        other = await connection.channel()
+        with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
+            await other.declare_queue("tasks.spy", exclusive=True)
+    finally:
+        await connection.close()
+
+
+async def test_provisioning_declares_exactly_the_contracts_topology(
+    broker_users: None,
+) -> None:
+    """An active declare with the contract's arguments is accepted (RabbitMQ compares them,
+    PRECONDITION_FAILED otherwise), so the definitions say what the contract says."""
+    connection = await aio_pika.connect(run.vhost_url(VHOST))
+    try:
+        channel = await connection.channel()
+        for exchange in EXCHANGES:
+            await channel.declare_exchange(
+                exchange.name, type=exchange.type, durable=True, arguments=exchange.arguments
+            )
+        for declaration in QUEUES:
+            await channel.declare_queue(
+                declaration.name, durable=True, arguments=dict(declaration.arguments)
+            )
+        with pytest.raises(aio_pika.exceptions.ChannelPreconditionFailed):
+            await (await connection.channel()).declare_queue(
+                TASKS_EVENTS.name, durable=True, arguments={"x-queue-type": "classic"}
+            )
+    finally:
+        await connection.close()
+
+
+def test_provisioning_retires_the_old_queues(broker_users: None) -> None:
+    """Installations from before the bound have an unbounded ``tracker.unrouted``; RabbitMQ
+    refuses to change a queue's arguments, so the bounded queue has a name of its own and
+    provisioning deletes the old one (and ``tasks.sessions``)."""
+
+    async def declare_old() -> None:
+        connection = await aio_pika.connect(run.vhost_url(VHOST))
+        async with connection:
+            channel = await connection.channel()
+            for retired in RETIRED_QUEUES:
+                old = await channel.declare_queue(
+                    retired, durable=True, arguments={"x-queue-type": "classic"}
+                )
+                await old.bind(UNROUTED_EXCHANGE)
+
+    async def exists(name: str) -> bool:
+        connection = await aio_pika.connect(run.vhost_url(VHOST))
+        async with connection:
+            try:
+                await (await connection.channel()).get_queue(name, ensure=True)
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                return False
+            return True
+
+    asyncio.run(declare_old())
+    assert all(asyncio.run(exists(name)) for name in RETIRED_QUEUES)
+
+    provision_topology(Rabbitmqctl(), [run.vhost(VHOST)])
+
+    assert not any(asyncio.run(exists(name)) for name in RETIRED_QUEUES)
+    assert asyncio.run(exists(UNROUTED_QUEUE))

@@ -16,13 +16,11 @@ from tests.support.rabbitmq import observe_events
 from tests.support.tcp_proxy import TcpProxy
 from tracker_contracts import EVENTS_EXCHANGE, TaskCompleted, UserRegistered, parse_envelope
 from tracker_contracts.messaging import (
-    RETIRED_QUEUES,
-    UNROUTED_EXCHANGE,
     UNROUTED_QUEUE,
     UNROUTED_QUEUE_ARGUMENTS,
 )
 from tracker_runtime.database import Database, new_metadata
-from tracker_runtime.messaging import declare_topology, new_broker
+from tracker_runtime.messaging import new_broker
 from tracker_runtime.migrations import ensure_database
 from tracker_runtime.outbox import add_event, define_outbox_table, notify_trigger_ddl
 from tracker_runtime.relay import OutboxRelay
@@ -259,33 +257,6 @@ async def test_unrouted_events_are_bounded_dropping_the_oldest_and_counted(
 
     assert oldest.message_id == "1"  # "0" was dropped
     assert readiness["unrouted"] == bound
-
-
-async def test_the_old_unbounded_unrouted_queue_is_retired(database: Database) -> None:
-    """Installations from before the bound have an unbounded ``tracker.unrouted``; RabbitMQ
-    refuses to change a queue's arguments, so the bounded queue has a name of its own and
-    the old one is deleted, by the aio-pika and the kombu declarations alike."""
-    connection = await aio_pika.connect(os.environ["RABBITMQ_URL"])
-    async with connection:
-        channel = await connection.channel()
-        for retired in RETIRED_QUEUES:
-            old = await channel.declare_queue(
-                retired, durable=True, arguments={"x-queue-type": "classic"}
-            )
-            await old.bind(UNROUTED_EXCHANGE)
-        broker = new_broker(os.environ["RABBITMQ_URL"])
-        await broker.connect()
-        try:
-            await declare_topology(broker)
-        finally:
-            await broker.stop()
-
-        for retired in RETIRED_QUEUES:
-            with pytest.raises(aio_pika.exceptions.ChannelNotFoundEntity):
-                await (await connection.channel()).get_queue(retired, ensure=True)
-        assert RETIRED_QUEUES
-        assert UNROUTED_QUEUE not in RETIRED_QUEUES
-        await (await connection.channel()).get_queue(UNROUTED_QUEUE, ensure=True)
 
 
 async def test_published_rows_are_forgotten_after_the_retention_even_with_the_broker_down(

@@ -16,7 +16,6 @@ from aio_pika.abc import AbstractChannel, AbstractQueue
 
 from tracker_contracts import Envelope, TaskCompleted
 from tracker_contracts.messaging import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE
-from tracker_runtime.messaging import declare_topology, new_broker
 from tracker_runtime.replay import NotReplayable, replay
 
 ROUTING_KEY = "task.completed"  # the test's queue gets it (the notifier's, unconsumed here, too)
@@ -31,10 +30,6 @@ class Consumer:
 
 @pytest.fixture
 async def consumer() -> AsyncIterator[Consumer]:
-    broker = new_broker(os.environ["RABBITMQ_URL"])
-    await broker.connect()
-    await declare_topology(broker)
-    await broker.stop()
     name = f"replay-test.{uuid.uuid4().hex}"
     connection = await aio_pika.connect(os.environ["RABBITMQ_URL"])
     async with connection:

@@ -13,16 +13,15 @@ import pytest
 from sqlalchemy import Engine
 
 from devsupport.database import import_models, truncate_statement
-from tracker_contracts.messaging import NOTIFIER_EVENTS
+from tracker_contracts.messaging import NOTIFIER_EVENTS, NOTIFIER_TASKS, NOTIFIER_TICKS
 from tracker_notifier.config import Settings
 from tracker_notifier.db import Base, Database, new_engine
 from tracker_notifier.deliveries.service import DeliverySender
 from tracker_notifier.mail.smtp import Mailer, SmtpConfig
 from tracker_notifier.prestart import MIGRATIONS
-from tracker_runtime.kombu_topology import TASK_QUEUES, declare_topology
 from tracker_runtime.migrations import prepare
 
-from .support import SmtpServer, WorkerProcess, broker, purge, queue_consumers
+from .support import SmtpServer, WorkerProcess, purge, queue_consumers
 
 TEST_DATABASE_URL = os.environ["NOTIFIER_TEST_DATABASE_URL"]
 import_models("tracker_notifier")
@@ -110,11 +109,9 @@ def worker_environment(smtp_server: SmtpServer) -> dict[str, str]:
 
 
 def fresh_queues() -> None:
-    """Declare the topology and empty the notifier's queues in the test virtual host,
+    """Empty the notifier's queues in the test virtual host (declared by provisioning),
     refusing to run beside another notifier worker there: it would take the events these
     tests publish."""
-    with broker() as connection:
-        declare_topology(connection.default_channel)
     consumers = queue_consumers(NOTIFIER_EVENTS.name)
     if consumers:
         pytest.fail(
@@ -124,7 +121,11 @@ def fresh_queues() -> None:
     purge(
         NOTIFIER_EVENTS.name,
         NOTIFIER_EVENTS.dead_letter_queue,
-        *(queue.name for queue in TASK_QUEUES),
+        *(
+            name
+            for queue in (NOTIFIER_TASKS, NOTIFIER_TICKS)
+            for name in (queue.name, queue.dead_letter_queue)
+        ),
     )
 
 

@@ -1,79 +1,42 @@
-"""The notifier's kombu declarations against the aio-pika ones of the other services: any
-difference in type, durability or arguments would make RabbitMQ refuse one of them."""
+"""The notifier's kombu entities against the contract: Celery sends to and consumes the
+queues provisioning declares, with the contract's arguments, and never declares them (its
+user may not)."""
 
-import os
 from typing import Any
 
 import pytest
 
 from tracker_contracts.messaging import (
-    CONSUMER_QUEUES,
-    EXCHANGES,
+    DEAD_LETTER_EXCHANGE,
+    NOTIFIER_EVENTS,
+    NOTIFIER_TASK_EXCHANGE,
     QUEUES,
-    RETIRED_QUEUES,
-    ConsumerQueue,
 )
 from tracker_runtime import kombu_topology as topology
-from tracker_runtime.messaging import declare_topology as declare_with_aio_pika
-from tracker_runtime.messaging import new_broker
 
-from .support import broker
+DECLARED = {queue.name: queue for queue in QUEUES}
 
 
-async def test_declarations_match_the_other_services() -> None:
-    aio = new_broker(os.environ["RABBITMQ_URL"])
-    await aio.connect()
-    try:
-        await declare_with_aio_pika(aio)
-        with broker() as connection:
-            topology.declare_topology(connection.default_channel)
-        await declare_with_aio_pika(aio)  # and the other way round
-    finally:
-        await aio.stop()
+@pytest.mark.parametrize("queue", topology.TASK_QUEUES, ids=lambda queue: queue.name)
+def test_the_task_queues_are_the_provisioned_ones(queue: Any) -> None:
+    declared = DECLARED[queue.name]
+    assert queue.no_declare
+    assert queue.exchange.no_declare
+    assert queue.queue_arguments == declared.arguments
+    assert declared.bindings == ((queue.exchange.name, queue.routing_key),)
+    assert f"{queue.name}.dead-letter" in DECLARED
 
 
-def test_the_shared_part_is_exactly_the_contract() -> None:
-    exchanges: list[Any] = list(topology.EXCHANGES_BY_NAME.values())  # untyped attributes
-    assert [
-        (exchange.name, exchange.type, exchange.durable, exchange.arguments or {})
-        for exchange in exchanges
-    ] == [(e.name, e.type, True, e.arguments) for e in EXCHANGES]
-    queues: list[Any] = list(topology.SHARED_QUEUES)
-    assert [
-        (
-            queue.name,
-            queue.durable,
-            queue.queue_arguments,
-            sorted((b.exchange.name, b.routing_key) for b in queue.bindings),
-        )
-        for queue in queues  # kombu keeps a queue's bindings in a set: their order varies
-    ] == [(q.name, True, q.arguments, sorted(q.bindings)) for q in QUEUES]
-
-
-@pytest.mark.parametrize("queue", CONSUMER_QUEUES, ids=lambda queue: queue.name)
-def test_every_consumer_queue_has_its_dead_letter_queue(queue: ConsumerQueue) -> None:
-    names = {declared.name for declared in topology.SHARED_QUEUES}
-    assert {queue.name, queue.dead_letter_queue} <= names
+def test_the_consumer_queue_is_only_consumed() -> None:
+    queue: Any = topology.consumer_queue(NOTIFIER_EVENTS)  # kombu is unannotated
+    assert queue.no_declare
+    assert queue.queue_arguments == DECLARED[NOTIFIER_EVENTS.name].arguments
 
 
 def test_the_task_queue_is_a_quorum_queue_that_dead_letters() -> None:
     arguments = topology.TASK_QUEUE_ARGUMENTS
     assert arguments["x-queue-type"] == "quorum"
-    assert arguments["x-dead-letter-exchange"] == "tracker.dead-letter"
+    assert arguments["x-dead-letter-exchange"] == DEAD_LETTER_EXCHANGE
     assert arguments["x-dead-letter-routing-key"] == topology.TASK_QUEUE.name
+    assert topology.TASK_EXCHANGE.name == NOTIFIER_TASK_EXCHANGE
     assert topology.TASK_EXCHANGE.type == "topic"  # native delayed delivery needs it
-
-
-def test_the_old_unbounded_unrouted_queue_is_retired_here_too() -> None:
-    """kombu deletes what the aio-pika declaration deletes: the unbounded queue of old."""
-    with broker() as connection:
-        channel = connection.default_channel
-        for retired in RETIRED_QUEUES:
-            channel.queue_declare(retired, durable=True, arguments={"x-queue-type": "classic"})
-        topology.declare_topology(channel)
-
-    with broker() as connection:
-        for retired in RETIRED_QUEUES:
-            with pytest.raises(connection.channel_errors):
-                connection.channel().queue_declare(retired, passive=True)
-    assert RETIRED_QUEUES

@@ -1,5 +1,5 @@
 """Fixtures: the notifier's queue for ticks in a RabbitMQ virtual host of the scheduler
-tests' own, declared as the notifier declares it and emptied before every test.
+tests' own, declared as provisioning declares it and emptied before every test.
 
 Another test stack runs notifier workers on ``notifier.ticks`` in the shared test virtual
 host; they would take the ticks these tests send, so the scheduler tests never use it.
@@ -13,7 +13,7 @@ import pytest
 from kombu.connection import Connection
 
 from devsupport.rabbitmq import ensure_rabbitmq_vhost
-from tracker_runtime.kombu_topology import TICK_QUEUE, declare_topology
+from tracker_runtime.kombu_topology import TICK_QUEUE
 
 SCHEDULER_RABBITMQ_URL = os.environ["SCHEDULER_TEST_RABBITMQ_URL"]
 
@@ -31,9 +31,8 @@ def rabbitmq_url() -> str:
 
 @pytest.fixture
 def task_queue(rabbitmq_url: str) -> str:
-    """The notifier's queue for ticks, declared by the notifier's own code, and empty."""
+    """The notifier's queue for ticks, as provisioning declares it, and empty."""
     with broker(rabbitmq_url) as connection:
-        declare_topology(connection.default_channel)
         connection.default_channel.queue_purge(TICK_QUEUE.name)
     return TICK_QUEUE.name
 

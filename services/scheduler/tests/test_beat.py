@@ -17,6 +17,7 @@ from kombu.entity import Queue
 
 from devsupport.network import free_port
 from devsupport.processes import spawn, stop_process
+from devsupport.rabbitmq import ensure_rabbitmq_vhost
 from tests.support.metrics import sample
 from tracker_contracts.messaging import (
     DEAD_LETTER_EXCHANGE,
@@ -93,6 +94,8 @@ def assert_is_a_digest_tick(message: Any, sent_at: datetime) -> None:
     expires_at = datetime.fromisoformat(expires)
     assert expires_at.utcoffset() is not None
     assert abs(expires_at - (sent_at + timedelta(seconds=TICK_EXPIRES))) < timedelta(seconds=5)
+    # The worker alone expires it: a TTL would have the queue dead-letter an expired tick.
+    assert "expiration" not in message.properties
 
 
 def test_the_scheduler_creates_its_data_dir_and_schedule(app: Celery, settings: Settings) -> None:
@@ -177,16 +180,12 @@ def test_each_tick_carries_its_own_instant(
     assert first.headers["id"] != second.headers["id"]
 
 
-def test_the_tick_is_sent_to_the_queue_the_notifier_declared(
+def test_the_tick_is_sent_to_the_provisioned_queue(
     scheduler: Any, task_queue: str, rabbitmq_url: str
 ) -> None:
-    """The notifier declared the queue first (``task_queue``): had the scheduler declared
-    it with other arguments, RabbitMQ would have refused the publish."""
     send_tick(scheduler)
 
-    take_message(rabbitmq_url)
-    with broker(rabbitmq_url) as connection:
-        NOTIFIER_TICK_QUEUE_DECLARATION(connection.default_channel).declare()
+    assert take_message(rabbitmq_url).delivery_info["routing_key"] == NOTIFIER_TICK_QUEUE
 
 
 EXPECTED_ARGUMENTS = {
@@ -197,34 +196,36 @@ EXPECTED_ARGUMENTS = {
 }
 
 
-def test_a_scheduler_that_starts_first_declares_the_queue_as_the_notifier_does(
-    scheduler: Any, rabbitmq_url: str
-) -> None:
-    """Beat may run before any notifier worker did: it declares the quorum queue itself,
-    with the arguments the notifier then declares without conflict."""
+def test_the_scheduler_declares_nothing(scheduler: Any, rabbitmq_url: str) -> None:
+    """Beat only sends: the queue is the shared topology's, which provisioning declares
+    (beat's user may not). Deleted, a tick does not bring it back; provisioned again, it
+    has the contract's arguments, which RabbitMQ compares."""
     with broker(rabbitmq_url) as connection:
         connection.default_channel.queue_delete(NOTIFIER_TICK_QUEUE)
+    try:
+        send_tick(scheduler)
+        with broker(rabbitmq_url) as connection:
+            refused = pytest.raises(connection.channel_errors, match="NOT_FOUND")
+            with refused:
+                connection.default_channel.queue_declare(NOTIFIER_TICK_QUEUE, passive=True)
+    finally:
+        ensure_rabbitmq_vhost(rabbitmq_url)
 
-    send_tick(scheduler)
-
-    assert queue_depth(rabbitmq_url) == 1
     with broker(rabbitmq_url) as connection:
-        NOTIFIER_TICK_QUEUE_DECLARATION(connection.default_channel).declare()
         Queue(NOTIFIER_TICK_QUEUE, durable=True, queue_arguments=EXPECTED_ARGUMENTS)(
             connection.channel()
         ).declare()
-        # The broker does compare the arguments: a classic queue of that name is refused.
         with pytest.raises(connection.channel_errors, match="PRECONDITION_FAILED"):
             Queue(
                 NOTIFIER_TICK_QUEUE,
                 durable=True,
                 queue_arguments={**EXPECTED_ARGUMENTS, "x-queue-type": "classic"},
             )(connection.channel()).declare()
-    take_message(rabbitmq_url)
 
 
-def test_the_notifiers_declaration_is_the_contracts() -> None:
+def test_the_tick_queue_is_the_contracts() -> None:
     assert NOTIFIER_TICK_QUEUE_DECLARATION.name == NOTIFIER_TICK_QUEUE
+    assert getattr(NOTIFIER_TICK_QUEUE_DECLARATION, "no_declare", False)
     assert NOTIFIER_TICKS.queue_arguments == EXPECTED_ARGUMENTS
 
 

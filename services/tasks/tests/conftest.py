@@ -24,7 +24,6 @@ from tracker_auth.main import create_app as create_auth_app
 from tracker_auth.prestart import MIGRATIONS as AUTH_MIGRATIONS
 from tracker_contracts.internal import SUMMARIES_SCOPE
 from tracker_contracts.messaging import TASKS_EVENTS
-from tracker_runtime.messaging import declare_topology, new_broker
 from tracker_runtime.migrations import prepare
 from tracker_tasks.config import Settings
 from tracker_tasks.db import Base
@@ -104,10 +103,6 @@ def jwks_client(auth_app: FastAPI) -> httpx.AsyncClient:
 async def purge_session_events() -> None:
     """Drop session events that other test suites (auth's) left in the shared test vhost,
     so that they do not trickle into this suite's revoked_sessions while it runs."""
-    broker = new_broker(os.environ["RABBITMQ_URL"])
-    await broker.connect()
-    await declare_topology(broker)
-    await broker.stop()
     connection = await aio_pika.connect(os.environ["RABBITMQ_URL"])
     async with connection:
         channel = await connection.channel()

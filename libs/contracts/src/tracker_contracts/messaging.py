@@ -1,9 +1,13 @@
 """Every name on the wire, in one place: the exchanges, the queues with the events each one
 consumes (their routing keys follow from the event models listed), and the Celery task
-names. Pure data: ``tracker_runtime.messaging`` (aio-pika) and
-``tracker_runtime.kombu_topology`` (kombu) declare exactly this, and every service declares
-all of it at start, idempotently, so that an event published before its consumer ever ran
-still finds the consumer's queue.
+names. Pure data. The durable part (:data:`EXCHANGES` and :data:`QUEUES`, with their
+bindings) is declared once, with the administrator's credentials, by
+``python -m tracker_runtime.provision`` (in Kubernetes by the Messaging Topology Operator),
+before any service starts, so that an event published before its consumer ever ran still
+finds the consumer's queue. The services only use it: they declare nothing of it, and their
+RabbitMQ users may not (``tracker_contracts.permissions``). What a process declares itself
+is only its own: the tasks service's per-process queues, and Celery's machinery in the
+notifier's worker.
 
 - ``tracker.events`` (topic): every event, routing key = event type (``EventType``, defined
   with the event models in ``tracker_contracts.events``).
@@ -21,7 +25,7 @@ still finds the consumer's queue.
   session, for the live streams it holds (:data:`TASKS_LIVE`).
 
 The names and arguments here are pinned: RabbitMQ refuses to redeclare a queue with other
-arguments (PRECONDITION_FAILED).
+arguments (PRECONDITION_FAILED), and provisioning leaves an existing queue as it is.
 """
 
 from dataclasses import dataclass, field
@@ -187,8 +191,9 @@ countdown on quorum queues, cannot route through a direct exchange."""
 
 NOTIFIER_TASKS = ConsumerQueue(name=NOTIFIER_TASK_QUEUE)
 """The notifier's Celery task queue: a quorum queue with a delivery limit and a dead-letter
-queue, like the consumer queues, bound to no event. Whoever sends to it declares it with
-exactly these arguments (RabbitMQ refuses a declaration that differs)."""
+queue, like the consumer queues, bound to no event but its own name on
+:data:`NOTIFIER_TASK_EXCHANGE`; part of the shared topology, since the scheduler sends to it
+(a tick sent before any worker ran still finds its queue)."""
 
 NOTIFIER_TICK_QUEUE = "notifier.ticks"
 NOTIFIER_TICKS = ConsumerQueue(name=NOTIFIER_TICK_QUEUE)
@@ -237,31 +242,44 @@ EXCHANGES: tuple[ExchangeDeclaration, ...] = (
     ExchangeDeclaration(UNROUTED_EXCHANGE, "fanout"),
     ExchangeDeclaration(DEAD_LETTER_EXCHANGE, "direct"),
     ExchangeDeclaration(EVENTS_EXCHANGE, "topic", {"alternate-exchange": UNROUTED_EXCHANGE}),
+    ExchangeDeclaration(NOTIFIER_TASK_EXCHANGE, "topic"),
 )
-"""Every exchange, durable, in an order where each one's alternate exchange comes first."""
+"""Every durable exchange, in an order where each one's alternate exchange comes first."""
+
+
+def _with_dead_letter_queue(
+    queue: ConsumerQueue, bindings: tuple[tuple[str, str], ...]
+) -> tuple[QueueDeclaration, QueueDeclaration]:
+    """``queue`` with ``bindings``, and its dead-letter queue, bound to
+    :data:`DEAD_LETTER_EXCHANGE` with the queue's name (its ``x-dead-letter-routing-key``)."""
+    return (
+        QueueDeclaration(queue.name, queue.queue_arguments, bindings),
+        QueueDeclaration(
+            queue.dead_letter_queue,
+            {"x-queue-type": "classic"},
+            ((DEAD_LETTER_EXCHANGE, queue.name),),
+        ),
+    )
+
 
 QUEUES: tuple[QueueDeclaration, ...] = (
     QueueDeclaration(UNROUTED_QUEUE, UNROUTED_QUEUE_ARGUMENTS, ((UNROUTED_EXCHANGE, ""),)),
     *(
         declaration
         for queue in CONSUMER_QUEUES
-        for declaration in (
-            QueueDeclaration(
-                queue.name,
-                queue.queue_arguments,
-                tuple((EVENTS_EXCHANGE, key) for key in queue.routing_keys),
-            ),
-            QueueDeclaration(
-                queue.dead_letter_queue,
-                {"x-queue-type": "classic"},
-                ((DEAD_LETTER_EXCHANGE, queue.name),),
-            ),
+        for declaration in _with_dead_letter_queue(
+            queue, tuple((EVENTS_EXCHANGE, key) for key in queue.routing_keys)
         )
     ),
+    *(
+        declaration
+        for queue in (NOTIFIER_TASKS, NOTIFIER_TICKS)
+        for declaration in _with_dead_letter_queue(queue, ((NOTIFIER_TASK_EXCHANGE, queue.name),))
+    ),
 )
-"""Every durable queue on the events side with its bindings (the Celery task queue is
-declared by ``tracker_runtime.kombu_topology`` from :data:`NOTIFIER_TASKS` and
-:data:`NOTIFIER_TICKS`)."""
+"""Every durable queue with its bindings: the events' consumer queues, the unrouted queue,
+the notifier's Celery task queues (Celery's routing key is the queue's name), and the
+dead-letter queue of each queue with a delivery limit."""
 
 __all__ = [
     "CONSUMER_QUEUES",

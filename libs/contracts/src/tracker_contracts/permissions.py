@@ -5,21 +5,35 @@ names) and topic permissions on the topic exchanges it publishes to (a regular e
 over routing keys, here the event types the service owns). ``tracker_runtime.provision``
 applies them.
 
-What RabbitMQ checks, and why each service gets what it gets:
+The shared durable topology (``messaging.EXCHANGES`` and ``messaging.QUEUES``: the
+exchanges, every durable queue with its arguments and bindings, the dead-letter and
+unrouted parts) is declared by ``tracker_runtime.provision`` with the administrator's
+credentials (in Kubernetes by the Messaging Topology Operator), never by a service. A
+service declares only what is its own and otherwise uses what exists, so its user may:
 
-- Declaring or deleting an exchange or a queue needs *configure* on it. Every service that
-  touches the events declares the whole shared topology (:data:`SHARED_NAMES`), so that an
-  event published before its consumer ever ran still finds the consumer's queue; declaring
-  a queue with a dead-letter exchange also needs *read* on the queue and *write* on the
-  dead-letter exchange, and an exchange with an alternate exchange *write* on that one.
-  Hence every such service may configure and read the shared topology.
-- Binding a queue needs *write* on the queue and *read* on the exchange. Publishing needs
-  *write* on the exchange: only the exchanges a service publishes to are writable, and on
-  the topic exchanges only the routing keys it owns (:attr:`BrokerPermissions.publishes`).
-  No service may write to the default exchange, so none can put a message straight into
-  another's queue.
-- Consuming needs *read* on the queue: the per-process and Celery queues are readable only
-  by the service they belong to.
+- *read* only the queues it consumes (``basic.consume``, ``basic.get`` and ``queue.purge``
+  need read on the queue): auth's user cannot take ``notifier.events`` or ``tasks.events``,
+  nor the notifier's user ``tasks.events``. Read on an exchange is what binding a queue to
+  it takes (``queue.bind`` needs write on the queue and read on the exchange), so only the
+  services that bind a queue of their own have it, on that exchange only.
+- *configure* only what it declares itself (``queue.declare`` and ``exchange.declare``,
+  unless passive, and deleting either, need configure): the tasks service its per-process
+  queues ``tasks.live.<replica>``, the notifier Celery's delayed delivery and remote
+  control. Auth and the scheduler configure nothing. Were a service to declare a shared
+  queue itself, it would need much more: a queue with a dead-letter exchange needs read on
+  the queue and write on that exchange, an exchange with an alternate exchange read on
+  itself and write on the alternate.
+- *write* only to the exchanges it publishes to (``basic.publish``), and on the topic
+  exchanges only the routing keys it owns (:attr:`BrokerPermissions.publishes`), plus the
+  queues and exchanges its own bindings end in. No service may write to the default
+  exchange, so none can put a message straight into another's queue.
+
+A passive declare (``passive=true``: "does it exist, and how many messages does it hold")
+needs no permission at all. That is how the services attach to the shared queues and
+exchanges, and how the outbox relay reads the depth of ``tracker.unrouted.bounded`` for
+``/readyz``: it learns the count without being able to take a single message, so no service
+reads the unrouted queue. The broker's own routing (the alternate exchange, dead-lettering,
+Celery's delayed-delivery chain) is not checked against the publisher's user either.
 """
 
 import re
@@ -41,16 +55,13 @@ from tracker_contracts.events import (
     UserVerified,
 )
 from tracker_contracts.messaging import (
-    DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
-    EXCHANGES,
+    NOTIFIER_EVENTS,
     NOTIFIER_TASK_EXCHANGE,
     NOTIFIER_TASKS,
     NOTIFIER_TICKS,
-    QUEUES,
-    RETIRED_QUEUES,
+    TASKS_EVENTS,
     TASKS_LIVE,
-    UNROUTED_EXCHANGE,
 )
 
 NOTHING = "^$"
@@ -73,25 +84,14 @@ def event_types(*models: type[EventData]) -> tuple[str, ...]:
     return tuple(model.EVENT_TYPE.value for model in models)
 
 
-SHARED_EXCHANGES = names(*(exchange.name for exchange in EXCHANGES))
-SHARED_QUEUES = names(*(queue.name for queue in QUEUES), *RETIRED_QUEUES)
-SHARED_NAMES = (*SHARED_EXCHANGES, *SHARED_QUEUES)
-"""The events' durable topology, which every service touching the events declares."""
-DECLARE_SHARED = names(UNROUTED_EXCHANGE, DEAD_LETTER_EXCHANGE)
-"""Written by whoever declares the shared topology (the alternate and the dead-letter
-exchange of the declarations), never published to by the services."""
-
 CELERY_DELAYED = (r"celery_delayed_\d+", re.escape("celery_delayed_delivery"))
-"""Celery's native delayed delivery (kombu): an exchange and a queue per level, and the
-delivery exchange the task exchange is bound to; used for retries with a countdown."""
-NOTIFIER_TASK_QUEUES = names(
-    NOTIFIER_TASKS.name,
-    NOTIFIER_TASKS.dead_letter_queue,
-    NOTIFIER_TICKS.name,
-    NOTIFIER_TICKS.dead_letter_queue,
-)
+"""Celery's native delayed delivery (kombu), which the worker declares at start: an
+exchange and a queue per level, and the delivery exchange the task exchange is bound to;
+used for retries with a countdown and the reminders' wake-ups."""
 CELERY_WORKER = (r"[^.]*@.*\.celery\.pidbox", r"(reply\.)?celery\.pidbox", r"celeryev(\..*)?")
 """The worker's remote control (``celery inspect``, ``celery control``) and events."""
+TASKS_LIVE_QUEUES = rf"{re.escape(TASKS_LIVE.name)}\..+"
+"""The tasks service's per-process queues, ``tasks.live.<replica>``."""
 
 
 @dataclass(frozen=True)
@@ -124,9 +124,9 @@ class BrokerPermissions:
 
 AUTH = BrokerPermissions(
     service="auth",
-    configure=SHARED_NAMES,
-    write=(*SHARED_QUEUES, *DECLARE_SHARED, *names(EVENTS_EXCHANGE)),
-    read=SHARED_NAMES,
+    configure=(),
+    write=names(EVENTS_EXCHANGE),
+    read=(),
     publishes={
         EVENTS_EXCHANGE: event_types(
             UserRegistered,
@@ -139,58 +139,41 @@ AUTH = BrokerPermissions(
         )
     },
 )
-"""The outbox relay of auth: user and session events."""
+"""The outbox relay of auth publishes user and session events; auth consumes nothing."""
 
 TASKS = BrokerPermissions(
     service="tasks",
-    configure=(*SHARED_NAMES, rf"{re.escape(TASKS_LIVE.name)}\..+"),
-    write=(
-        *SHARED_QUEUES,
-        *DECLARE_SHARED,
-        *names(EVENTS_EXCHANGE),
-        rf"{re.escape(TASKS_LIVE.name)}\..+",
-    ),
-    read=(*SHARED_NAMES, rf"{re.escape(TASKS_LIVE.name)}\..+"),
+    configure=(TASKS_LIVE_QUEUES,),
+    write=(*names(EVENTS_EXCHANGE), TASKS_LIVE_QUEUES),
+    read=(*names(EVENTS_EXCHANGE, TASKS_EVENTS.name), TASKS_LIVE_QUEUES),
     publishes={EVENTS_EXCHANGE: event_types(TaskCreated, TaskUpdated, TaskDeleted, TaskCompleted)},
 )
-"""The outbox relay of tasks (task events), its consumer of ``tasks.events`` and each
-process's own live queue ``tasks.live.<replica>``."""
+"""The outbox relay of tasks (task events), its consumer of ``tasks.events``, and each
+process's own live queue ``tasks.live.<replica>``, which it declares, binds to
+``tracker.events`` and consumes."""
 
 NOTIFIER = BrokerPermissions(
     service="notifier",
-    configure=(
-        *SHARED_NAMES,
-        *names(NOTIFIER_TASK_EXCHANGE),
-        *NOTIFIER_TASK_QUEUES,
-        *CELERY_DELAYED,
-        *CELERY_WORKER,
-    ),
-    write=(
-        *SHARED_QUEUES,
-        *DECLARE_SHARED,
-        *names(NOTIFIER_TASK_EXCHANGE),
-        *NOTIFIER_TASK_QUEUES,
-        *CELERY_DELAYED,
-        *CELERY_WORKER,
-    ),
+    configure=(*CELERY_DELAYED, *CELERY_WORKER),
+    write=(*names(NOTIFIER_TASK_EXCHANGE, NOTIFIER_TICKS.name), *CELERY_DELAYED, *CELERY_WORKER),
     read=(
-        *SHARED_NAMES,
-        *names(NOTIFIER_TASK_EXCHANGE),
-        *NOTIFIER_TASK_QUEUES,
+        *names(NOTIFIER_EVENTS.name, NOTIFIER_TASK_EXCHANGE, NOTIFIER_TICKS.name),
         *CELERY_DELAYED,
         *CELERY_WORKER,
     ),
     publishes={NOTIFIER_TASK_EXCHANGE: (NOTIFIER_TASKS.name, NOTIFIER_TICKS.name)},
 )
 """The Celery worker: its consumer of ``notifier.events`` (no events published), its task
-queues, which it also sends to (a batch's mails, a reminder's wake-up tick), Celery's
-delayed delivery for retries, and its remote control."""
+queues ``notifier.tasks`` and ``notifier.ticks``, which it consumes and sends to (a batch's
+mails, a reminder's wake-up tick), Celery's delayed delivery for retries (which binds the
+task exchange and both task queues to it: write on them, read on the task exchange), and its
+remote control. The task exchange and the task queue share the name ``notifier.tasks``."""
 
 SCHEDULER = BrokerPermissions(
     service="scheduler",
-    configure=(*names(NOTIFIER_TASK_EXCHANGE, DEAD_LETTER_EXCHANGE), *NOTIFIER_TASK_QUEUES),
-    write=(*names(NOTIFIER_TASK_EXCHANGE, DEAD_LETTER_EXCHANGE), *NOTIFIER_TASK_QUEUES),
-    read=(*names(NOTIFIER_TASK_EXCHANGE, DEAD_LETTER_EXCHANGE), *NOTIFIER_TASK_QUEUES),
+    configure=(),
+    write=names(NOTIFIER_TASK_EXCHANGE),
+    read=(),
     publishes={NOTIFIER_TASK_EXCHANGE: (NOTIFIER_TICKS.name,)},
 )
 """Celery beat: sends the ticks, by name, to the notifier's tick queue, and nothing else."""

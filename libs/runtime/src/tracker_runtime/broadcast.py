@@ -27,7 +27,7 @@ import aio_pika
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from tracker_contracts import InvalidEvent
-from tracker_contracts.messaging import EVENTS_EXCHANGE, EXCHANGES, ReplicaQueue
+from tracker_contracts.messaging import EVENTS_EXCHANGE, ReplicaQueue
 from tracker_contracts.subscriptions import Subscriptions
 from tracker_runtime.background import BackgroundLoops
 from tracker_runtime.backoff import retrying
@@ -124,17 +124,8 @@ class ReplicaConsumer:
         connection.close_callbacks.add(lambda *_: self._lost.set())
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=PREFETCH)
-        # The exchanges are the shared topology's (declared alike by every component, so
-        # whichever connects first creates them).
-        exchanges = {
-            declaration.name: await channel.declare_exchange(
-                declaration.name,
-                type=declaration.type,
-                durable=True,
-                arguments=declaration.arguments or None,
-            )
-            for declaration in EXCHANGES
-        }
+        # The queue is this process's own; the exchange is the shared topology's, declared
+        # by provisioning, and only named here (binding needs read on it, not configure).
         queue = await channel.declare_queue(
             self.queue_name,
             exclusive=True,
@@ -142,7 +133,7 @@ class ReplicaConsumer:
             arguments=self._definition.queue_arguments,
         )
         for routing_key in self._definition.routing_keys:
-            await queue.bind(exchanges[EVENTS_EXCHANGE], routing_key=routing_key)
+            await queue.bind(EVENTS_EXCHANGE, routing_key=routing_key)
         await queue.consume(self._handle, no_ack=True)
 
     async def _note_failure(self, error: Exception, _failures: int, delay: float) -> None:

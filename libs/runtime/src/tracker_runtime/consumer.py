@@ -42,7 +42,7 @@ from tracker_contracts.subscriptions import Subscriptions
 from tracker_runtime.background import BackgroundLoops
 from tracker_runtime.backoff import Stopped, retrying
 from tracker_runtime.database import Database
-from tracker_runtime.messaging import declare_topology, new_broker
+from tracker_runtime.messaging import new_broker
 from tracker_runtime.metrics import (
     EVENTS_CONSUMED,
     EVENTS_DEAD_LETTERED,
@@ -96,8 +96,9 @@ class EventConsumer:
         self._max_backoff = max_backoff
         self._logger = logging.getLogger(f"tracker.consumer.{self._queue}")
         self._broker = new_broker(rabbitmq_url)
-        # The queue is declared, with its pinned arguments, by declare_topology; the
-        # subscriber only attaches to it (a passive declare cannot disagree with it).
+        # The queue is the shared topology's, declared with its pinned arguments by
+        # provisioning; the subscriber only attaches to it (a passive declare, which
+        # cannot disagree with it and needs no permission but the read to consume).
         self._broker.subscriber(
             RabbitQueue(self._queue, declare=False),
             channel=Channel(prefetch_count=prefetch),
@@ -126,13 +127,12 @@ class EventConsumer:
             await self._broker.stop()
 
     async def _subscribe(self) -> None:
-        """Connect, declare the topology, start the subscriber; retry with backoff until it
-        works (the service must outlive any broker outage). After that, aio-pika's robust
-        connection reconnects and resubscribes."""
+        """Connect and start the subscriber; retry with backoff until it works (the service
+        must outlive any broker outage, and a queue not provisioned yet). After that,
+        aio-pika's robust connection reconnects and resubscribes."""
 
         async def subscribe() -> None:
             await self._broker.connect()
-            await declare_topology(self._broker)
             await self._broker.start()
 
         async def note(error: Exception, _failures: int, delay: float) -> None:

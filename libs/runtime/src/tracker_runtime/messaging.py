@@ -1,17 +1,15 @@
 """The RabbitMQ side of every service: a FastStream broker that publishes with confirms and
-returns, and the declaration of the shared topology (see ``tracker_contracts.messaging``)."""
+returns, and the shared topology's exchanges and unrouted queue as the services use them.
 
-from typing import Any, cast
+The services never declare the shared topology (``tracker_contracts.messaging``): it is
+declared by ``python -m tracker_runtime.provision`` with the administrator's credentials,
+and their RabbitMQ users may not (``tracker_contracts.permissions``). So every entity here
+is looked up only, by a passive declare, which needs no permission and fails with NOT_FOUND
+when provisioning has not run (the caller retries and says so)."""
 
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 
-from tracker_contracts.messaging import (
-    EXCHANGES,
-    QUEUES,
-    RETIRED_QUEUES,
-    UNROUTED_QUEUE,
-    ExchangeDeclaration,
-)
+from tracker_contracts.messaging import EXCHANGES, UNROUTED_QUEUE, ExchangeDeclaration
 
 
 def new_broker(url: str) -> RabbitBroker:
@@ -27,11 +25,13 @@ def new_broker(url: str) -> RabbitBroker:
 
 
 def rabbit_exchange(declaration: ExchangeDeclaration) -> RabbitExchange:
+    """The exchange as the contract declares it, looked up (passively) on first use."""
     return RabbitExchange(
         declaration.name,
         type=ExchangeType(declaration.type),
         durable=True,
         arguments=declaration.arguments or None,
+        declare=False,
     )
 
 
@@ -39,33 +39,12 @@ EXCHANGES_BY_NAME = {declaration.name: rabbit_exchange(declaration) for declarat
 
 
 UNROUTED = RabbitQueue(UNROUTED_QUEUE, declare=False)
-"""The unrouted queue, as declared by :func:`declare_topology` (only looked up here)."""
-
-
-async def declare_topology(broker: RabbitBroker) -> None:
-    """Declare every exchange, queue and binding, and delete the retired queues;
-    idempotent, safe from every replica."""
-    exchanges = {
-        name: await broker.declare_exchange(exchange)
-        for name, exchange in EXCHANGES_BY_NAME.items()
-    }
-    for declaration in QUEUES:
-        queue = await broker.declare_queue(
-            # The arguments carry x-queue-type themselves; FastStream types them per kind.
-            RabbitQueue(
-                declaration.name, durable=True, arguments=cast("Any", declaration.arguments)
-            )
-        )
-        for exchange, routing_key in declaration.bindings:
-            await queue.bind(exchanges[exchange], routing_key=routing_key)
-    channel = (await broker.declare_queue(UNROUTED)).channel
-    for retired in RETIRED_QUEUES:
-        # Deleting a queue that does not exist succeeds: nothing to check first.
-        await channel.queue_delete(retired)
+"""The unrouted queue of the shared topology (only looked up here)."""
 
 
 async def unrouted_depth(broker: RabbitBroker) -> int:
-    """How many events wait in the unrouted queue; quick to give up (it serves /readyz)."""
+    """How many events wait in the unrouted queue; quick to give up (it serves /readyz).
+    A passive declare: it counts the messages without any permission on the queue."""
     queue = await broker.declare_queue(UNROUTED)
     declared = await queue.declare(timeout=1.0)
     return declared.message_count or 0

@@ -1,5 +1,6 @@
 """Least privilege: a PostgreSQL role per service that owns its database and nothing else,
-and a RabbitMQ user per service with the permissions of ``tracker_contracts.permissions``.
+a RabbitMQ user per service with the permissions of ``tracker_contracts.permissions``, and
+the shared durable topology those users may use but not declare.
 
 Usage: ``python -m tracker_runtime.provision`` (``make dev`` runs it before the prestarts;
 Compose and Kubernetes run it as an init step). It reads the administrator's credentials
@@ -15,9 +16,14 @@ that names a superuser is left alone and reported: the service then runs as the 
 
 For each broker URL: the virtual host, the user (password from the URL, no tags, so no
 management access), its permissions on that virtual host, and its topic permissions on the
-topic exchanges: the routing keys it may publish. All of it is one definitions document,
-imported at once. A URL naming a user tagged
-``administrator`` (the development ``guest``) is left alone and reported.
+topic exchanges: the routing keys it may publish. A URL naming a user tagged
+``administrator`` (the development ``guest``) is left alone and reported. In each of those
+virtual hosts, whoever the user: the shared durable topology of
+``tracker_contracts.messaging`` (every exchange, queue and binding of ``EXCHANGES`` and
+``QUEUES``), declared here because no service may declare it (:func:`provision_topology`,
+which the tests and benchmarks use for their own virtual hosts too), and the retired queues
+deleted. All of it is one definitions document, imported at once, which adds what is
+missing and leaves what exists as it is.
 """
 
 import asyncio
@@ -32,14 +38,16 @@ import time
 import urllib.error
 import urllib.request
 from base64 import b64encode
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import asyncpg
 from pydantic import Field
 from sqlalchemy.engine import make_url
 
+from tracker_contracts.messaging import EXCHANGES, QUEUES, RETIRED_QUEUES
 from tracker_contracts.permissions import (
     BROKER_PERMISSIONS,
     TOPIC_EXCHANGES,
@@ -244,12 +252,63 @@ def password_hash(password: str) -> str:
     return b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
 
 
-def definitions(accounts: list[tuple[BrokerAccount, BrokerPermissions]]) -> dict[str, object]:
-    """RabbitMQ definitions of these users, their virtual hosts and their permissions: one
-    document imported at once (``rabbitmqctl import_definitions`` or the management API's
-    ``POST /api/definitions``), which adds or updates what it names and nothing else."""
+def topology_definitions(vhosts: Iterable[str]) -> dict[str, list[dict[str, object]]]:
+    """RabbitMQ definitions of the shared durable topology in each of ``vhosts``: the
+    exchanges, queues (with their pinned arguments) and bindings of
+    ``tracker_contracts.messaging``, all durable."""
+    chosen = sorted(set(vhosts))
     return {
-        "vhosts": [{"name": vhost} for vhost in sorted({account.vhost for account, _ in accounts})],
+        "exchanges": [
+            {
+                "name": exchange.name,
+                "vhost": vhost,
+                "type": exchange.type,
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": exchange.arguments,
+            }
+            for vhost in chosen
+            for exchange in EXCHANGES
+        ],
+        "queues": [
+            {
+                "name": queue.name,
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": queue.arguments,
+            }
+            for vhost in chosen
+            for queue in QUEUES
+        ],
+        "bindings": [
+            {
+                "source": exchange,
+                "vhost": vhost,
+                "destination": queue.name,
+                "destination_type": "queue",
+                "routing_key": routing_key,
+                "arguments": {},
+            }
+            for vhost in chosen
+            for queue in QUEUES
+            for exchange, routing_key in queue.bindings
+        ],
+    }
+
+
+def definitions(
+    accounts: list[tuple[BrokerAccount, BrokerPermissions]], vhosts: Iterable[str] = ()
+) -> dict[str, object]:
+    """RabbitMQ definitions of these users, their virtual hosts and their permissions, and
+    of the shared topology in ``vhosts``: one document imported at once
+    (``rabbitmqctl import_definitions`` or the management API's ``POST /api/definitions``),
+    which adds or updates what it names and nothing else (an existing queue is left as it
+    is)."""
+    every_vhost = sorted({*vhosts, *(account.vhost for account, _ in accounts)})
+    return {
+        "vhosts": [{"name": vhost} for vhost in every_vhost],
         "users": [
             {
                 "name": account.user,
@@ -280,6 +339,7 @@ def definitions(accounts: list[tuple[BrokerAccount, BrokerPermissions]]) -> dict
             for account, permissions in accounts
             for exchange in TOPIC_EXCHANGES
         ],
+        **topology_definitions(vhosts),
     }
 
 
@@ -293,6 +353,10 @@ class BrokerAdministration(Protocol):
 
     def import_definitions(self, document: dict[str, object]) -> None: ...
 
+    def delete_queue(self, vhost: str, name: str) -> None:
+        """Delete the queue ``name`` of ``vhost``, if there is one."""
+        ...
+
 
 class ProvisioningError(RuntimeError):
     """The server refused or failed a provisioning step."""
@@ -305,7 +369,7 @@ class Rabbitmqctl:
     def __init__(self, executable: str | None = None) -> None:
         self._executable = executable or shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
 
-    def _run(self, *arguments: str, given: str | None = None) -> str:
+    def _run(self, *arguments: str, given: str | None = None, missing_ok: bool = False) -> str:
         result = subprocess.run(  # noqa: S603 (the server's own tool, no shell)
             [self._executable, "-q", *arguments],
             input=given,
@@ -314,10 +378,9 @@ class Rabbitmqctl:
             check=False,
             timeout=120,
         )
-        if result.returncode != 0:
-            raise ProvisioningError(
-                f"rabbitmqctl {arguments[0]} failed: {result.stderr.strip() or result.stdout}"
-            )
+        said = result.stderr.strip() or result.stdout
+        if result.returncode != 0 and not (missing_ok and "not found" in said):
+            raise ProvisioningError(f"rabbitmqctl {arguments[0]} failed: {said}")
         return result.stdout
 
     def administrators(self) -> set[str]:
@@ -329,6 +392,9 @@ class Rabbitmqctl:
         # From standard input: the tool runs as the rabbitmq user, who could not read a
         # file of ours.
         self._run("import_definitions", "--format", "json", given=json.dumps(document))
+
+    def delete_queue(self, vhost: str, name: str) -> None:
+        self._run("-p", vhost, "delete_queue", name, missing_ok=True)
 
 
 class ManagementApi:
@@ -343,7 +409,9 @@ class ManagementApi:
         netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
         self._base = f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}/api"
 
-    def _request(self, method: str, path: str, body: object = None) -> object:
+    def _request(
+        self, method: str, path: str, body: object = None, *, missing_ok: bool = False
+    ) -> object:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(  # noqa: S310 (the scheme is checked: http or https)
             self._base + path,
@@ -358,6 +426,8 @@ class ManagementApi:
                     content = response.read()
                     return json.loads(content) if content else None
             except urllib.error.HTTPError as error:
+                if missing_ok and error.code == 404:
+                    return None
                 raise ProvisioningError(
                     f"RabbitMQ's API answered {error.code} to {method} {path}: "
                     f"{error.read().decode(errors='replace')}"
@@ -380,17 +450,37 @@ class ManagementApi:
     def import_definitions(self, document: dict[str, object]) -> None:
         self._request("POST", "/definitions", document)
 
+    def delete_queue(self, vhost: str, name: str) -> None:
+        path = f"/queues/{quote(vhost, safe='')}/{quote(name, safe='')}"
+        self._request("DELETE", path, missing_ok=True)
+
 
 def broker_administration(admin_url: str) -> BrokerAdministration:
     """The management API at ``admin_url``, or ``rabbitmqctl`` here when it is empty."""
     return ManagementApi(admin_url) if admin_url else Rabbitmqctl()
 
 
+def retire_queues(admin: BrokerAdministration, vhosts: Iterable[str]) -> None:
+    """Delete the queues earlier versions declared (``messaging.RETIRED_QUEUES``)."""
+    for vhost in sorted(set(vhosts)):
+        for name in RETIRED_QUEUES:
+            admin.delete_queue(vhost, name)
+
+
+def provision_topology(admin: BrokerAdministration, vhosts: Iterable[str]) -> None:
+    """The shared durable topology in each of ``vhosts``, as :func:`provision_broker`
+    declares it, for a virtual host whose users are made elsewhere (the tests' own)."""
+    chosen = sorted(set(vhosts))
+    admin.import_definitions(definitions([], chosen))
+    retire_queues(admin, chosen)
+
+
 def provision_broker(
     admin: BrokerAdministration, accounts: list[tuple[BrokerAccount, BrokerPermissions]]
 ) -> list[BrokerAccount]:
-    """The users of ``accounts`` with their permissions, but administrators (left alone);
-    returns the accounts provisioned."""
+    """The users of ``accounts`` with their permissions, but administrators (left alone),
+    and the shared topology in every virtual host they name; returns the accounts
+    provisioned."""
     administrators = admin.administrators()
     restricted = []
     for account, permissions in accounts:
@@ -398,8 +488,11 @@ def provision_broker(
             logger.warning("rabbitmq: %s is an administrator: left as it is", account.user)
         else:
             restricted.append((account, permissions))
-    if restricted:
-        admin.import_definitions(definitions(restricted))
+    vhosts = sorted({account.vhost for account, _ in accounts})
+    if vhosts:
+        admin.import_definitions(definitions(restricted, vhosts))
+        retire_queues(admin, vhosts)
+        logger.info("rabbitmq: the shared topology is declared in %s", ", ".join(vhosts))
     for account, permissions in restricted:
         logger.info(
             "rabbitmq: %s on %s may publish %s",

@@ -38,7 +38,7 @@ from tracker_contracts import EVENTS_EXCHANGE
 from tracker_runtime.background import BackgroundLoops, every
 from tracker_runtime.backoff import retrying
 from tracker_runtime.database import Database, libpq_dsn
-from tracker_runtime.messaging import EXCHANGES_BY_NAME, declare_topology, unrouted_depth
+from tracker_runtime.messaging import EXCHANGES_BY_NAME, unrouted_depth
 from tracker_runtime.outbox import NOTIFY_CHANNEL
 
 logger = logging.getLogger("tracker.relay")
@@ -206,7 +206,6 @@ class OutboxRelay:
         if self._broker_ready:
             return
         await self._broker.connect()
-        await declare_topology(self._broker)
         self._broker_ready = True
         logger.info("relay connected to the broker")
 

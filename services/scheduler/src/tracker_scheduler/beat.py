@@ -8,10 +8,11 @@ at the instants reminders fall due; no notifier code is imported. A reminders ti
 after one interval: the next one does what it would have.
 
 The ticks go to the notifier's quorum queue for ticks (``notifier.ticks``, apart from the
-mails, so that they never wait behind them), declared exactly as the notifier declares it.
-The digest tick expires after ``SCHEDULER_TICK_EXPIRES``: ticks that piled up
-while no worker ran are dropped, and the first fresh one catches up on them (the notifier
-sends every digest whose day ended within its grace period).
+mails, so that they never wait behind them), which provisioning declares; beat declares
+nothing. The digest tick expires after ``SCHEDULER_TICK_EXPIRES``: ticks that piled up
+while no worker ran are discarded by the worker that takes them (never by the broker, which
+would dead-letter them: ``tracker_runtime.celery_app``), and the first fresh one catches up
+on them (the notifier sends every digest whose day ended within its grace period).
 
 Beat serves its metrics (ticks sent and failed, by schedule entry) on
 ``SCHEDULER_METRICS_HOST:SCHEDULER_METRICS_PORT``.

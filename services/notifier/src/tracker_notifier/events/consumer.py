@@ -27,7 +27,7 @@ from tracker_contracts.messaging import HANDLE_EVENT_TASK
 from tracker_notifier.config import get_settings
 from tracker_notifier.context import request_context
 from tracker_notifier.events.subscriptions import SUBSCRIPTIONS
-from tracker_runtime.kombu_topology import consumer_queue, declare_topology
+from tracker_runtime.kombu_topology import consumer_queue
 from tracker_runtime.metrics import (
     EVENTS_DEAD_LETTERED,
     EVENTS_FAILED,
@@ -63,7 +63,7 @@ class EventsConsumerStep(bootsteps.ConsumerStep):  # type: ignore[misc]
         self._prefetch = get_settings().events_prefetch
 
     def get_consumers(self, channel: Any) -> list[Any]:
-        declare_topology(channel)
+        # The queue is the shared topology's, declared by provisioning: only consumed here.
         return [
             Consumer(  # kombu is unannotated
                 channel,
