@@ -1,7 +1,8 @@
 """What a worker process needs to run tasks: settings, a database pool, its SMTP mailers.
 
-Created lazily in the process that runs the tasks (a prefork child), never inherited across
-``fork``: a connection pool or an SMTP socket shared by two processes corrupts both.
+Created in the process that runs the tasks (a prefork child, as it starts: :func:`warm_up`;
+else on first use), never inherited across ``fork``: a connection pool or an SMTP socket
+shared by two processes corrupts both.
 """
 
 import contextvars
