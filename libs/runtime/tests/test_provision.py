@@ -38,6 +38,7 @@ from tracker_runtime.messaging import new_broker, unrouted_depth
 from tracker_runtime.provision import (
     BrokerAccount,
     DatabaseAccount,
+    ProvisioningError,
     Rabbitmqctl,
     provision_broker,
     provision_database,
@@ -355,3 +356,29 @@ def test_provisioning_retires_the_old_queues(broker_users: None) -> None:
 
     assert not any(asyncio.run(exists(name)) for name in RETIRED_QUEUES)
     assert asyncio.run(exists(UNROUTED_QUEUE))
+
+
+def test_provisioning_refuses_a_queue_with_other_arguments() -> None:
+    """RabbitMQ keeps an existing queue as it is when definitions name it with other
+    arguments; provisioning says so and fails, rather than leave it unlike the contract."""
+    vhost = run.vhost("tracker-privilege-differing")
+    with one_vhost_change_at_a_time():
+        rabbitmqctl("delete_vhost", vhost)
+        rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+
+    async def declare_unlike_the_contract() -> None:
+        connection = await aio_pika.connect(run.vhost_url("tracker-privilege-differing"))
+        async with connection:
+            channel = await connection.channel()
+            await channel.declare_queue(
+                TASKS_EVENTS.name, durable=True, arguments={"x-queue-type": "classic"}
+            )
+
+    try:
+        asyncio.run(declare_unlike_the_contract())
+        with pytest.raises(ProvisioningError, match=TASKS_EVENTS.name):
+            provision_topology(Rabbitmqctl(), [vhost])
+    finally:
+        with one_vhost_change_at_a_time():
+            rabbitmqctl("delete_vhost", vhost)

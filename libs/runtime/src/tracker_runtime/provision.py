@@ -357,6 +357,10 @@ class BrokerAdministration(Protocol):
         """Delete the queue ``name`` of ``vhost``, if there is one."""
         ...
 
+    def queue_arguments(self, vhost: str) -> dict[str, dict[str, object]]:
+        """The arguments of every queue of ``vhost``, by the queue's name."""
+        ...
+
 
 class ProvisioningError(RuntimeError):
     """The server refused or failed a provisioning step."""
@@ -395,6 +399,14 @@ class Rabbitmqctl:
 
     def delete_queue(self, vhost: str, name: str) -> None:
         self._run("-p", vhost, "delete_queue", name, missing_ok=True)
+
+    def queue_arguments(self, vhost: str) -> dict[str, dict[str, object]]:
+        listed = self._run("-p", vhost, "list_queues", "name", "arguments", "--formatter", "json")
+        # Each argument comes as [name, AMQP type, value].
+        return {
+            str(row["name"]): {str(name): value for name, _type, value in row["arguments"]}
+            for row in json.loads(listed or "[]")
+        }
 
 
 class ManagementApi:
@@ -454,6 +466,13 @@ class ManagementApi:
         path = f"/queues/{quote(vhost, safe='')}/{quote(name, safe='')}"
         self._request("DELETE", path, missing_ok=True)
 
+    def queue_arguments(self, vhost: str) -> dict[str, dict[str, object]]:
+        queues = self._request("GET", f"/queues/{quote(vhost, safe='')}?columns=name,arguments")
+        return {
+            str(queue["name"]): dict(queue.get("arguments") or {})
+            for queue in (queues if isinstance(queues, list) else [])
+        }
+
 
 def broker_administration(admin_url: str) -> BrokerAdministration:
     """The management API at ``admin_url``, or ``rabbitmqctl`` here when it is empty."""
@@ -467,11 +486,33 @@ def retire_queues(admin: BrokerAdministration, vhosts: Iterable[str]) -> None:
             admin.delete_queue(vhost, name)
 
 
+def check_queues(admin: BrokerAdministration, vhosts: Iterable[str]) -> None:
+    """Raise :class:`ProvisioningError` when a queue of the shared topology exists with
+    other arguments than the contract's. Importing definitions leaves an existing queue as
+    it is, and RabbitMQ cannot change a queue's arguments: the queue must be emptied (or
+    its messages moved) and deleted, then provisioning run again."""
+    differing = []
+    for vhost in sorted(set(vhosts)):
+        found = admin.queue_arguments(vhost)
+        for queue in QUEUES:
+            arguments = found.get(queue.name)
+            if arguments is not None and arguments != queue.arguments:
+                differing.append(
+                    f"{queue.name} in {vhost!r} has {arguments}, the contract {queue.arguments}"
+                )
+    if differing:
+        raise ProvisioningError(
+            "queues declared with other arguments than the contract's (empty and delete "
+            "them, then provision again): " + "; ".join(differing)
+        )
+
+
 def provision_topology(admin: BrokerAdministration, vhosts: Iterable[str]) -> None:
     """The shared durable topology in each of ``vhosts``, as :func:`provision_broker`
     declares it, for a virtual host whose users are made elsewhere (the tests' own)."""
     chosen = sorted(set(vhosts))
     admin.import_definitions(definitions([], chosen))
+    check_queues(admin, chosen)
     retire_queues(admin, chosen)
 
 
@@ -491,6 +532,7 @@ def provision_broker(
     vhosts = sorted({account.vhost for account, _ in accounts})
     if vhosts:
         admin.import_definitions(definitions(restricted, vhosts))
+        check_queues(admin, vhosts)
         retire_queues(admin, vhosts)
         logger.info("rabbitmq: the shared topology is declared in %s", ", ".join(vhosts))
     for account, permissions in restricted:
