@@ -9,11 +9,12 @@ from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tracker_contracts.messaging import NOTIFIER_EVENTS
 from tracker_notifier.db import Database
-from tracker_notifier.deliveries.models import DeliveryStatus
+from tracker_notifier.deliveries import repository
+from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
 from tracker_notifier.events.models import ProcessedEvent
 
 from .conftest import PUBLIC_URL
@@ -245,3 +246,34 @@ def test_one_smtp_connection_carries_many_mails_and_is_reopened_when_dropped(
     assert mail.peer != mails[0].peer
     delivery = wait_for_status(database, worker, after_drop, DeliveryStatus.SENT)
     assert delivery.attempts == 1
+
+
+def test_a_delivery_locked_by_a_dying_worker_is_sent_once_the_lock_is_gone(
+    worker: WorkerProcess, smtp: SmtpServer, database: Database
+) -> None:
+    """A worker killed mid-send leaves its delivery 'sending' and its advisory lock held
+    until its database connection ends, which may be after the broker gave its task to
+    another worker: that one finds the delivery busy, and looks again later."""
+    address = unique("dying")
+    delivery_id = new_delivery(database, address)
+    with database.transaction() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(status=DeliveryStatus.SENDING, attempts=1)
+        )
+    with database.engine.connect() as dying_worker:
+        assert repository.try_lock(dying_worker, [delivery_id]) == [delivery_id]
+        send_batch_task([delivery_id])
+        wait_for(
+            lambda: (
+                f"held by another task; looking again in 5 s delivery_id={delivery_id}"
+                in worker.log_text()
+            ),
+            timeout=10,
+        )
+        dying_worker.invalidate()  # its connection ends, and the lock with it
+
+    row = wait_for_status(database, worker, address, DeliveryStatus.SENT)
+    assert len(smtp.catcher.mails_to(address)) == 1
+    assert row.attempts == 2

@@ -68,6 +68,14 @@ NEAR_REMINDER = timedelta(minutes=1)
 """A reminder an event sets within this of now gets a wake-up of its own at once (later
 ones are arranged by the scheduler's ticks)."""
 
+BUSY_RECHECK_S = 5.0
+BUSY_RECHECKS = 24
+"""A delivery another task holds is looked at again this much later, this many times at
+most: its holder may be a process that was just killed, whose database connection (and
+so its lock) lives on for a moment after the broker handed its task to another worker. A
+delivery its holder sent by then is left alone; one still held after two minutes is left
+to its holder, or to the digest tick's sweep of mails stuck 'sending'."""
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -169,6 +177,13 @@ def send_now(delivery_ids: list[int], request: str | None) -> Unsent:
                 if result.outcome is Outcome.RETRY and result.retry_in is not None:
                     enqueue_send(delivery_id, request, countdown=result.retry_in)
                     delay = max(delay, result.retry_in)
+                elif result.outcome is Outcome.BUSY:
+                    logger.info(
+                        "delivery held by another task; looking again in %.0f s",
+                        BUSY_RECHECK_S,
+                        extra={"delivery_id": delivery_id},
+                    )
+                    enqueue_send(delivery_id, request, countdown=BUSY_RECHECK_S)
             if outcome.untried:
                 logger.warning("the mail server is in trouble; %d mails wait", len(outcome.untried))
             unsent += outcome.untried
@@ -307,6 +322,8 @@ def send_delivery(
             raise retry_after_outage(self, error) from error
         if result.outcome is Outcome.RETRY and result.retry_in is not None:
             raise self.retry(countdown=result.retry_in)
+        if result.outcome is Outcome.BUSY and self.request.retries < BUSY_RECHECKS:
+            raise self.retry(countdown=BUSY_RECHECK_S)
 
 
 @task(SEND_DELIVERIES_TASK, time_limit=SEND_BATCH_TIME_LIMIT)
