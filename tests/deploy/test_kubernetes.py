@@ -612,7 +612,7 @@ def test_in_cluster_data_has_one_broker_user_per_service_with_its_permissions(
             exchange: {
                 "exchange": exchange,
                 "write": permissions.topic_write_pattern(exchange),
-                "read": ".*",
+                "read": permissions.topic_read_pattern(exchange),
             }
             for exchange in TOPIC_EXCHANGES
         }

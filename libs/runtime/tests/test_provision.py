@@ -24,6 +24,8 @@ from tracker_contracts import EVENTS_EXCHANGE
 from tracker_contracts.messaging import (
     EXCHANGES,
     NOTIFIER_EVENTS,
+    NOTIFIER_TASK_EXCHANGE,
+    NOTIFIER_TASK_QUEUE,
     NOTIFIER_TICKS,
     QUEUES,
     RETIRED_QUEUES,
@@ -297,6 +299,51 @@ async def test_the_tasks_service_declares_and_consumes_its_live_queue(
         other = await connection.channel()
         with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
             await other.declare_queue("tasks.spy", exclusive=True)
+    finally:
+        await connection.close()
+
+
+async def bind_live_queue(routing_key: str) -> None:
+    """Bind a live queue of the tasks service to the events with ``routing_key``, as the
+    tasks user."""
+    connection = await aio_pika.connect(broker_url("tasks"))
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(
+            TASKS_LIVE.queue_name("binding"),
+            exclusive=True,
+            auto_delete=True,
+            arguments=TASKS_LIVE.queue_arguments,
+        )
+        await queue.bind(EVENTS_EXCHANGE, routing_key=routing_key)
+    finally:
+        await connection.close()
+
+
+async def test_a_service_hears_only_the_events_it_must(broker_users: None) -> None:
+    """Binding to a topic exchange checks the routing key: the tasks service's live queue
+    may hear task events, never ``user.registered`` (it carries the confirmation link)."""
+    await bind_live_queue("task.created")
+    await bind_live_queue("session.revoked")
+    for routing_key in ("user.registered", "#", "user.*"):
+        with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
+            await bind_live_queue(routing_key)
+
+
+async def test_the_notifier_binds_its_task_queues_for_delayed_delivery(
+    broker_users: None,
+) -> None:
+    """Celery's delayed delivery binds each task queue to the task exchange with
+    ``#.<queue>``; nothing else may be bound there by the notifier."""
+    connection = await aio_pika.connect(broker_url("notifier"))
+    try:
+        channel = await connection.channel()
+        for queue_name in (NOTIFIER_TICKS.name, NOTIFIER_TASK_QUEUE):
+            queue = await channel.get_queue(queue_name, ensure=True)
+            await queue.bind(NOTIFIER_TASK_EXCHANGE, routing_key=f"#.{queue_name}")
+        spy = await (await connection.channel()).get_queue(NOTIFIER_TICKS.name, ensure=True)
+        with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
+            await spy.bind(NOTIFIER_TASK_EXCHANGE, routing_key="#")
     finally:
         await connection.close()
 

@@ -1,9 +1,9 @@
 """What each process may do on the broker, derived from the names in
 ``tracker_contracts.messaging``: one RabbitMQ user per service, with permissions on its
 virtual host (configure, write and read, each a regular expression over exchange and queue
-names) and topic permissions on the topic exchanges it publishes to (a regular expression
-over routing keys, here the event types the service owns). ``tracker_runtime.provision``
-applies them.
+names) and topic permissions on the topic exchanges (regular expressions over routing
+keys: the event types the service owns, to publish them, and those it must hear, to bind
+to them). ``tracker_runtime.provision`` applies them.
 
 The shared durable topology (``messaging.EXCHANGES`` and ``messaging.QUEUES``: the
 exchanges, every durable queue with its arguments and bindings, the dead-letter and
@@ -27,6 +27,10 @@ service declares only what is its own and otherwise uses what exists, so its use
   exchanges only the routing keys it owns (:attr:`BrokerPermissions.publishes`), plus the
   queues and exchanges its own bindings end in. No service may write to the default
   exchange, so none can put a message straight into another's queue.
+- bind a queue of its own to a topic exchange only with the routing keys it must hear
+  (:attr:`BrokerPermissions.binds`, RabbitMQ's topic *read* permission): the tasks
+  service's live queues hear the task events, revoked sessions and deleted accounts, never
+  ``user.registered`` with its confirmation link; auth and the scheduler bind nothing.
 
 A passive declare (``passive=true``: "does it exist, and how many messages does it hold")
 needs no permission at all. That is how the services attach to the shared queues and
@@ -88,6 +92,9 @@ CELERY_DELAYED = (r"celery_delayed_\d+", re.escape("celery_delayed_delivery"))
 """Celery's native delayed delivery (kombu), which the worker declares at start: an
 exchange and a queue per level, and the delivery exchange the task exchange is bound to;
 used for retries with a countdown and the reminders' wake-ups."""
+CELERY_DELAYED_BINDINGS = tuple(f"#.{queue.name}" for queue in (NOTIFIER_TASKS, NOTIFIER_TICKS))
+"""The routing keys Celery's delayed delivery binds each task queue to the task exchange
+with (kombu's ``bind_queue_to_native_delayed_delivery_exchange``)."""
 CELERY_WORKER = (r"[^.]*@.*\.celery\.pidbox", r"(reply\.)?celery\.pidbox", r"celeryev(\..*)?")
 """The worker's remote control (``celery inspect``, ``celery control``) and events."""
 TASKS_LIVE_QUEUES = rf"{re.escape(TASKS_LIVE.name)}\..+"
@@ -104,6 +111,9 @@ class BrokerPermissions:
     write: tuple[str, ...]
     read: tuple[str, ...]
     publishes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    binds: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """For each topic exchange, the routing keys it may bind a queue of its own to it with
+    (RabbitMQ checks the topic *read* permission on ``queue.bind``): what it may hear."""
 
     @property
     def configure_pattern(self) -> str:
@@ -120,6 +130,10 @@ class BrokerPermissions:
     def topic_write_pattern(self, exchange: str) -> str:
         """The routing keys this service may publish to ``exchange`` (a topic exchange)."""
         return pattern(names(*self.publishes.get(exchange, ())))
+
+    def topic_read_pattern(self, exchange: str) -> str:
+        """The routing keys this service may bind to ``exchange`` (a topic exchange)."""
+        return pattern(names(*self.binds.get(exchange, ())))
 
 
 AUTH = BrokerPermissions(
@@ -147,6 +161,7 @@ TASKS = BrokerPermissions(
     write=(*names(EVENTS_EXCHANGE), TASKS_LIVE_QUEUES),
     read=(*names(EVENTS_EXCHANGE, TASKS_EVENTS.name), TASKS_LIVE_QUEUES),
     publishes={EVENTS_EXCHANGE: event_types(TaskCreated, TaskUpdated, TaskDeleted, TaskCompleted)},
+    binds={EVENTS_EXCHANGE: TASKS_LIVE.routing_keys},
 )
 """The outbox relay of tasks (task events), its consumer of ``tasks.events``, and each
 process's own live queue ``tasks.live.<replica>``, which it declares, binds to
@@ -162,6 +177,7 @@ NOTIFIER = BrokerPermissions(
         *CELERY_WORKER,
     ),
     publishes={NOTIFIER_TASK_EXCHANGE: (NOTIFIER_TASKS.name, NOTIFIER_TICKS.name)},
+    binds={NOTIFIER_TASK_EXCHANGE: CELERY_DELAYED_BINDINGS},
 )
 """The Celery worker: its consumer of ``notifier.events`` (no events published), its task
 queues ``notifier.tasks`` and ``notifier.ticks``, which it consumes and sends to (a batch's

@@ -69,9 +69,6 @@ logger = logging.getLogger("tracker.provision")
 
 DATABASE_SERVICES = ("auth", "tasks", "notifier")
 """The services with a database (the scheduler has none)."""
-ANY_ROUTING_KEY = ".*"
-"""Binding reads a topic exchange's routing keys: every service may bind any of them (what
-it may *consume* is limited by the read permission on the queues)."""
 
 
 def quote_identifier(name: str) -> str:
@@ -334,7 +331,7 @@ def definitions(
                 "vhost": account.vhost,
                 "exchange": exchange,
                 "write": permissions.topic_write_pattern(exchange),
-                "read": ANY_ROUTING_KEY,
+                "read": permissions.topic_read_pattern(exchange),
             }
             for account, permissions in accounts
             for exchange in TOPIC_EXCHANGES
