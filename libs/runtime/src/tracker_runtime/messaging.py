@@ -7,6 +7,8 @@ and their RabbitMQ users may not (``tracker_contracts.permissions``). So every e
 is looked up only, by a passive declare, which needs no permission and fails with NOT_FOUND
 when provisioning has not run (the caller retries and says so)."""
 
+import asyncio
+
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 
 from tracker_contracts.messaging import EXCHANGES, UNROUTED_QUEUE, ExchangeDeclaration
@@ -43,8 +45,11 @@ UNROUTED = RabbitQueue(UNROUTED_QUEUE, declare=False)
 
 
 async def unrouted_depth(broker: RabbitBroker) -> int:
-    """How many events wait in the unrouted queue; quick to give up (it serves /readyz).
+    """How many events wait in the unrouted queue; quick to give up (it serves /readyz),
+    ``TimeoutError`` after a second, the broker's channel included (a robust connection
+    that is reconnecting would hold a first lookup until it is back).
     A passive declare: it counts the messages without any permission on the queue."""
-    queue = await broker.declare_queue(UNROUTED)
-    declared = await queue.declare(timeout=1.0)
+    async with asyncio.timeout(1.0):
+        queue = await broker.declare_queue(UNROUTED)
+        declared = await queue.declare(timeout=1.0)
     return declared.message_count or 0
