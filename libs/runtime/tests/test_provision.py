@@ -277,6 +277,16 @@ async def test_the_relay_counts_unrouted_events_without_reading_them(
         await broker.stop()
 
 
+async def declare_live_queue(channel: aio_pika.abc.AbstractChannel) -> aio_pika.abc.AbstractQueue:
+    """A live queue of the tasks service, as its processes declare theirs."""
+    return await channel.declare_queue(
+        TASKS_LIVE.queue_name("privilege"),
+        exclusive=True,
+        auto_delete=True,
+        arguments=TASKS_LIVE.queue_arguments,
+    )
+
+
 async def test_the_tasks_service_declares_and_consumes_its_live_queue(
     broker_users: None,
 ) -> None:
@@ -284,13 +294,7 @@ async def test_the_tasks_service_declares_and_consumes_its_live_queue(
     hears a task event published by the relay of tasks."""
     connection = await aio_pika.connect(broker_url("tasks"))
     try:
-        channel = await connection.channel()
-        queue = await channel.declare_queue(
-            TASKS_LIVE.queue_name("privilege"),
-            exclusive=True,
-            auto_delete=True,
-            arguments=TASKS_LIVE.queue_arguments,
-        )
+        queue = await declare_live_queue(await connection.channel())
         await queue.bind(EVENTS_EXCHANGE, routing_key="task.created")
         await publish(broker_url("tasks"), "task.created")
         async with asyncio.timeout(10):
@@ -308,13 +312,7 @@ async def bind_live_queue(routing_key: str) -> None:
     tasks user."""
     connection = await aio_pika.connect(broker_url("tasks"))
     try:
-        channel = await connection.channel()
-        queue = await channel.declare_queue(
-            TASKS_LIVE.queue_name("binding"),
-            exclusive=True,
-            auto_delete=True,
-            arguments=TASKS_LIVE.queue_arguments,
-        )
+        queue = await declare_live_queue(await connection.channel())
         await queue.bind(EVENTS_EXCHANGE, routing_key=routing_key)
     finally:
         await connection.close()

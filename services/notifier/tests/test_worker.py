@@ -9,16 +9,16 @@ from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from tracker_contracts.messaging import NOTIFIER_EVENTS
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries import repository
-from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
+from tracker_notifier.deliveries.models import DeliveryStatus
 from tracker_notifier.events.models import ProcessedEvent
 
 from .conftest import PUBLIC_URL
-from .deliveries.test_service import new_delivery
+from .deliveries.test_service import interrupted, new_delivery
 from .support import (
     SmtpServer,
     WorkerProcess,
@@ -256,12 +256,7 @@ def test_a_delivery_locked_by_a_dying_worker_is_sent_once_the_lock_is_gone(
     another worker: that one finds the delivery busy, and looks again later."""
     address = unique("dying")
     delivery_id = new_delivery(database, address)
-    with database.transaction() as session:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id)
-            .values(status=DeliveryStatus.SENDING, attempts=1)
-        )
+    interrupted(database, delivery_id)
     with database.engine.connect() as dying_worker:
         assert repository.try_lock(dying_worker, [delivery_id]) == [delivery_id]
         send_batch_task([delivery_id])

@@ -1,15 +1,13 @@
 """Sending a batch of deliveries (a digest batch) over one connection, against the real
 database and a real SMTP server."""
 
-from sqlalchemy import update
-
 from tracker_notifier.db import Database
 from tracker_notifier.deliveries import repository
-from tracker_notifier.deliveries.models import Delivery, DeliveryStatus
+from tracker_notifier.deliveries.models import DeliveryStatus
 from tracker_notifier.deliveries.service import DeliverySender, Outcome
 
 from ..support import SmtpServer
-from .test_service import load, new_delivery
+from .test_service import interrupted, load, new_delivery
 
 
 def test_a_batch_sends_each_mail_once_over_one_connection(
@@ -68,20 +66,15 @@ def test_two_deferrals_in_a_row_give_the_rest_back_untried(
 def test_locked_and_interrupted_deliveries(
     database: Database, smtp: SmtpServer, sender: DeliverySender
 ) -> None:
-    busy, interrupted = new_delivery(database, "busy@example.com"), new_delivery(database)
-    with database.transaction() as session:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id == interrupted)
-            .values(status=DeliveryStatus.SENDING, attempts=1)
-        )
+    busy, cut_short = new_delivery(database, "busy@example.com"), new_delivery(database)
+    interrupted(database, cut_short)
     with database.engine.connect() as other_worker:
         assert repository.try_lock(other_worker, [busy]) == [busy]
-        batch = sender.send_batch([busy, interrupted])
+        batch = sender.send_batch([busy, cut_short])
         repository.unlock(other_worker, [busy])
 
     assert batch.results[busy].outcome is Outcome.BUSY
-    assert batch.results[interrupted].outcome is Outcome.SENT
-    assert load(database, interrupted).attempts == 2
+    assert batch.results[cut_short].outcome is Outcome.SENT
+    assert load(database, cut_short).attempts == 2
     assert load(database, busy).status is DeliveryStatus.PENDING
     assert [mail.recipients for mail in smtp.catcher.mails] == [["ada@example.com"]]

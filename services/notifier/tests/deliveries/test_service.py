@@ -26,6 +26,16 @@ def new_delivery(database: Database, email: str = "ada@example.com") -> int:
     return delivery_id
 
 
+def interrupted(database: Database, delivery_id: int) -> None:
+    """Leave the delivery as a worker killed mid-send does: ``sending``, one attempt."""
+    with database.transaction() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(status=DeliveryStatus.SENDING, attempts=1)
+        )
+
+
 def load(database: Database, delivery_id: int) -> Delivery:
     with database.transaction() as session:
         delivery = session.get(Delivery, delivery_id)
@@ -82,8 +92,7 @@ def test_an_interrupted_send_is_sent_again(
     database: Database, smtp: SmtpServer, sender: DeliverySender
 ) -> None:
     delivery_id = new_delivery(database)
-    with database.transaction() as session:
-        session.execute(update(Delivery).values(status=DeliveryStatus.SENDING, attempts=1))
+    interrupted(database, delivery_id)
 
     assert sender.send(delivery_id).outcome is Outcome.SENT
 
