@@ -25,6 +25,6 @@ def test_each_process_binds_its_own_queue_for_the_events_its_streams_need() -> N
         "session.revoked",
         "user.deleted",
     }
-    # Not among the durable queues that every service declares.
+    # Not among the durable queues of the shared topology, which provisioning declares.
     assert all(not queue.name.startswith(TASKS_LIVE.name) for queue in QUEUES)
     assert TASKS_LIVE.queue_name("replica-1") == "tasks.live.replica-1"
