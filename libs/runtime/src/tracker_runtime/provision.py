@@ -476,41 +476,44 @@ def broker_administration(admin_url: str) -> BrokerAdministration:
     return ManagementApi(admin_url) if admin_url else Rabbitmqctl()
 
 
-def retire_queues(admin: BrokerAdministration, vhosts: Iterable[str]) -> None:
-    """Delete the queues earlier versions declared (``messaging.RETIRED_QUEUES``)."""
-    for vhost in sorted(set(vhosts)):
-        for name in RETIRED_QUEUES:
-            admin.delete_queue(vhost, name)
+def _differing(vhost: str, found: dict[str, dict[str, object]]) -> list[str]:
+    """The queues of the shared topology in ``found`` (a virtual host's queues and their
+    arguments) whose arguments are not the contract's."""
+    return [
+        f"{queue.name} in {vhost!r} has {found[queue.name]}, the contract {queue.arguments}"
+        for queue in QUEUES
+        if queue.name in found and found[queue.name] != queue.arguments
+    ]
 
 
-def check_queues(admin: BrokerAdministration, vhosts: Iterable[str]) -> None:
-    """Raise :class:`ProvisioningError` when a queue of the shared topology exists with
-    other arguments than the contract's. Importing definitions leaves an existing queue as
-    it is, and RabbitMQ cannot change a queue's arguments: the queue must be emptied (or
-    its messages moved) and deleted, then provisioning run again."""
+def provision_topology(
+    admin: BrokerAdministration,
+    vhosts: Iterable[str],
+    accounts: list[tuple[BrokerAccount, BrokerPermissions]] | None = None,
+) -> None:
+    """The shared durable topology in each of ``vhosts`` (with the users of ``accounts``
+    and their permissions), imported as one document; then the retired queues
+    (``messaging.RETIRED_QUEUES``) deleted where they are.
+
+    Importing leaves an existing queue as it is, and RabbitMQ cannot change a queue's
+    arguments, so a queue of the topology whose arguments are not the contract's raises
+    :class:`ProvisioningError`, naming it: it must be emptied (or its messages moved) and
+    deleted, then provisioning run again. The tests' and benchmarks' own virtual hosts get
+    their topology here too (``devsupport.rabbitmq``)."""
+    chosen = sorted(set(vhosts))
+    admin.import_definitions(definitions(accounts or [], chosen))
     differing = []
-    for vhost in sorted(set(vhosts)):
+    for vhost in chosen:
         found = admin.queue_arguments(vhost)
-        for queue in QUEUES:
-            arguments = found.get(queue.name)
-            if arguments is not None and arguments != queue.arguments:
-                differing.append(
-                    f"{queue.name} in {vhost!r} has {arguments}, the contract {queue.arguments}"
-                )
+        differing += _differing(vhost, found)
+        for name in RETIRED_QUEUES:
+            if name in found:
+                admin.delete_queue(vhost, name)
     if differing:
         raise ProvisioningError(
             "queues declared with other arguments than the contract's (empty and delete "
             "them, then provision again): " + "; ".join(differing)
         )
-
-
-def provision_topology(admin: BrokerAdministration, vhosts: Iterable[str]) -> None:
-    """The shared durable topology in each of ``vhosts``, as :func:`provision_broker`
-    declares it, for a virtual host whose users are made elsewhere (the tests' own)."""
-    chosen = sorted(set(vhosts))
-    admin.import_definitions(definitions([], chosen))
-    check_queues(admin, chosen)
-    retire_queues(admin, chosen)
 
 
 def provision_broker(
@@ -528,9 +531,7 @@ def provision_broker(
             restricted.append((account, permissions))
     vhosts = sorted({account.vhost for account, _ in accounts})
     if vhosts:
-        admin.import_definitions(definitions(restricted, vhosts))
-        check_queues(admin, vhosts)
-        retire_queues(admin, vhosts)
+        provision_topology(admin, vhosts, restricted)
         logger.info("rabbitmq: the shared topology is declared in %s", ", ".join(vhosts))
     for account, permissions in restricted:
         logger.info(
