@@ -26,30 +26,40 @@ class CpuSample:
 
 
 def _cpu_seconds(pid: int) -> float | None:
+    ticks = clock_ticks(pid)
+    return None if ticks is None else ticks / os.sysconf("SC_CLK_TCK")
+
+
+def clock_ticks(pid: int) -> int | None:
+    """User plus system CPU time of ``pid`` so far, in clock ticks; ``None`` when it is
+    gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
     # utime and stime are fields 14 and 15 of stat(5); after the ")" they are 12 and 13.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) + int(fields[12])
 
 
-def tree_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds used so far by ``pid`` and each of its descendants alive now, by pid."""
-    readings: dict[int, float] = {}
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and each of its descendants alive now (Linux, /proc)."""
+    found: list[int] = []
     pending = [pid]
     while pending:
         current = pending.pop()
-        cpu_s = _cpu_seconds(current)
-        if cpu_s is None:
-            continue
-        readings[current] = cpu_s
         try:
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
+        found.append(current)
         pending.extend(int(child) for child in children)
-    return readings
+    return found
+
+
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds used so far by ``pid`` and each of its descendants alive now, by pid."""
+    readings = {current: _cpu_seconds(current) for current in process_tree(pid)}
+    return {current: cpu_s for current, cpu_s in readings.items() if cpu_s is not None}
 
 
 def cpu_since(earlier: dict[int, float], now: dict[int, float]) -> float:

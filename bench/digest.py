@@ -33,6 +33,7 @@ import psycopg
 from aiosmtpd.controller import Controller
 from celery import Celery
 
+from bench.cpu import clock_ticks, process_tree
 from bench.database import AUTH, NOTIFIER, TASKS
 from bench.progress import say
 from bench.report import ScenarioReport
@@ -137,36 +138,26 @@ def _generate() -> None:
     say(f"digest: data generated in {time.monotonic() - started:.0f} s")
 
 
-def _clock_ticks(stat: str) -> int:
-    """User plus system CPU time, in clock ticks, from a ``/proc/<pid>/stat`` line (the
-    fields after the command's closing parenthesis)."""
-    fields = stat.rpartition(")")[2].split()
-    return int(fields[11]) + int(fields[12])
-
-
 def _sample(pid: int, cpu_ticks: dict[int, int]) -> tuple[int, int]:
     """Of ``pid`` and all its descendants: the summed proportional set size (PSS, which
     splits pages shared after ``fork`` between the processes sharing them, so the sum is
     what they really hold) and the largest resident set of one process, both in KiB; notes
     each one's CPU time so far in ``cpu_ticks``."""
     pss = largest = 0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
+    for current in process_tree(pid):
+        ticks = clock_ticks(current)
         try:
             rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
-            stat = Path(f"/proc/{current}/stat").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
+        except OSError:
             continue
-        cpu_ticks[current] = _clock_ticks(stat)
+        if ticks is not None:
+            cpu_ticks[current] = ticks
         for line in rollup.splitlines():
             name, _, value = line.partition(":")
             if name == "Pss":
                 pss += int(value.split()[0])
             elif name == "Rss":
                 largest = max(largest, int(value.split()[0]))
-        pending.extend(int(child) for child in children)
     return pss, largest
 
 
