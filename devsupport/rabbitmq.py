@@ -64,12 +64,14 @@ def ensure_rabbitmq_vhost(url: str) -> None:
     parts = urlsplit(url)
     vhost = unquote(parts.path.lstrip("/")) or "/"
     if not _vhost_reachable(url):
-        _add_vhost(vhost, parts.username or "guest", url)
+        _add_vhost(url, vhost)
     provision_topology(Rabbitmqctl(_rabbitmqctl_path()), [vhost])
 
 
-def _add_vhost(vhost: str, user: str, url: str) -> None:
+def _add_vhost(url: str, vhost: str) -> None:
+    """The virtual host ``vhost`` of ``url``, its user allowed everything in it."""
     parts = urlsplit(url)
+    user = parts.username or "guest"
     if not os.path.exists(_rabbitmqctl_path()):
         raise RuntimeError(f"RabbitMQ vhost {vhost!r} is missing and rabbitmqctl is not here")
     with one_vhost_change_at_a_time():

@@ -64,8 +64,8 @@ TASK_ROUTES = {DIGEST_TASK: TICK_ROUTE, REMINDERS_TASK: TICK_ROUTE}
 
 def task_queue_settings(broker_url: str) -> dict[str, Any]:
     """Celery settings for an app that sends to (or works) the notifier's task queues: the
-    queues as declared above, the ticks routed to theirs, JSON only, and a confirm for
-    every publish, so that "sent" means "stored by RabbitMQ"."""
+    queues above (never declared: provisioning does), the ticks routed to theirs, JSON
+    only, and a confirm for every publish, so that "sent" means "stored by RabbitMQ"."""
     return {
         "broker_url": broker_url,
         "broker_connection_retry_on_startup": True,

@@ -297,13 +297,13 @@ async def delete_account(
     (``session.revoked`` still pending excepted). ``user.deleted`` tells the others."""
     await _check_password(ctx, user, password, client_ip)
     user = await _unchanged(db, user)
-    user_id = user.id
     await repository.delete_events_about(db, outbox, user.id)
     await sessions.revoke_all(db, ctx, user.id, reason="deleted")
     await limits_repository.forget(
         db, [limits.address_key(kind, user.email_key) for kind in LIMITED_KINDS]
     )
-    await repository.delete_user(db, user.id)
+    user_id = user.id  # read before the row is deleted
+    await repository.delete_user(db, user_id)
     await add_event(db, outbox, UserDeleted(user_id=user_id))
 
 
